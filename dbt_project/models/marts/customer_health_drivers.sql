@@ -1,0 +1,130 @@
+{#- Scoring rules of the health score, one row per customer and component.
+
+    Each component is normalised to 0-1 (thresholds from vars), rounded to 4 decimals, and turned
+    into points: contribution = round(100 * weight * (value - 0.5), 1). customer_health adds the
+    rounded contributions to 50, so the drivers shown always add up to the score exactly. -#}
+
+{%- set no_data = var('health_no_data_value') -%}
+{%- set full_days = var('health_recency_full_days') -%}
+{%- set zero_days = var('health_recency_zero_days') -%}
+{%- set promoter_min = var('health_nps_promoter_min') -%}
+{%- set passive_min = var('health_nps_passive_min') %}
+
+with signals as (
+    select * from {{ ref('int_customer_health_signals__aggregated') }}
+),
+
+components as (
+    select
+        customer_id,
+        as_of_date,
+        'engagement_recency' as component,
+        1 as component_order,
+        case
+            when days_since_last_engagement is null then {{ no_data }}
+            when days_since_last_engagement <= {{ full_days }} then 1.0
+            when days_since_last_engagement >= {{ zero_days }} then 0.0
+            else ({{ zero_days }} - days_since_last_engagement) / ({{ zero_days }} - {{ full_days }})
+        end as raw_value,
+        case
+            when days_since_last_engagement is null then 'No engagement recorded'
+            when days_since_last_engagement = 1 then 'Last engaged 1 day ago'
+            else 'Last engaged ' || days_since_last_engagement || ' days ago'
+        end as driver_label
+    from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'email_engagement' as component,
+        2 as component_order,
+        case
+            when is_email_suppressed then 0.0
+            when email_campaigns_sent = 0 then {{ no_data }}
+            else least(1.0, email_campaigns_engaged / email_campaigns_sent / {{ var('health_email_full_rate') }})
+        end as raw_value,
+        case
+            when is_email_suppressed then 'Email unsubscribed or hard-bounced'
+            when email_campaigns_sent = 0 then 'No recent marketing emails'
+            else 'Engaged with ' || email_campaigns_engaged || ' of ' || email_campaigns_sent
+                || ' email campaign' || case when email_campaigns_sent = 1 then '' else 's' end
+        end as driver_label
+    from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'nps' as component,
+        3 as component_order,
+        case
+            when latest_nps_score is null then {{ no_data }}
+            when latest_nps_score >= {{ promoter_min }} then 1.0
+            when latest_nps_score >= {{ passive_min }} then {{ var('health_nps_passive_value') }}
+            else latest_nps_score / ({{ passive_min }} - 1) * {{ var('health_nps_detractor_max_value') }}
+        end as raw_value,
+        case
+            when latest_nps_score is null then 'No NPS answer'
+            when latest_nps_score >= {{ promoter_min }} then 'NPS promoter (score ' || latest_nps_score || ')'
+            when latest_nps_score >= {{ passive_min }} then 'NPS passive (score ' || latest_nps_score || ')'
+            else 'NPS detractor (score ' || latest_nps_score || ')'
+        end as driver_label
+    from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'support' as component,
+        4 as component_order,
+        -- Satisfaction sets the level (neutral without ratings); open and escalated tickets pull it down.
+        case
+            when support_ticket_count = 0 then {{ no_data }}
+            else greatest(0.0, least(1.0,
+                coalesce((avg_csat_score - 1) / 4, {{ no_data }})
+                - {{ var('health_support_open_ticket_penalty') }} * open_ticket_count
+                - {{ var('health_support_escalation_penalty') }} * escalated_ticket_count
+            ))
+        end as raw_value,
+        case
+            when support_ticket_count = 0 then 'No recent support tickets'
+            when escalated_ticket_count > 0 then escalated_ticket_count || ' escalated support ticket'
+                || case when escalated_ticket_count = 1 then '' else 's' end
+            when open_ticket_count > 0 then open_ticket_count || ' open support ticket'
+                || case when open_ticket_count = 1 then '' else 's' end
+            when avg_csat_score is not null then 'Support CSAT ' || cast(round(avg_csat_score, 1) as decimal(2, 1)) || '/5'
+            else support_ticket_count || ' recent support ticket'
+                || case when support_ticket_count = 1 then '' else 's' end
+        end as driver_label
+    from signals
+),
+
+valued as (
+    select
+        *,
+        cast(round(greatest(0.0, least(1.0, raw_value)), 4) as decimal(5, 4)) as component_value,
+        case component
+        {%- for component in health_components() %}
+            when '{{ component }}' then {{ health_weight(component) }}
+        {%- endfor %}
+        end as weight
+    from components
+)
+
+select
+    customer_id || ':' || component as customer_health_driver_id,
+    customer_id,
+    as_of_date,
+    component,
+    component_order,
+    component_value,
+    weight,
+    -- Via a 6-decimal value first, so binary float noise cannot flip a .x5 rounding.
+    cast(round(cast(100 * weight * (component_value - 0.5) as decimal(18, 6)), 1) as decimal(5, 1))
+        as contribution,
+    driver_label
+from valued

@@ -1,0 +1,109 @@
+{#- The raw facts behind each health component, per customer, as of the as-of date. Kept apart
+    from the scoring so the scoring rules can be unit-tested on hand-made signals. -#}
+
+with customers as (
+    select customer_id, is_email_suppressed
+    from {{ ref('dim_customers') }}
+),
+
+touchpoints as (
+    select *
+    from {{ ref('fct_touchpoints') }}
+    where customer_id is not null
+        and occurred_at < {{ as_of_end() }}
+),
+
+engagement as (
+    select customer_id, max(occurred_at) as last_engagement_at
+    from touchpoints
+    where is_engagement
+    group by customer_id
+),
+
+campaigns as (
+    -- One row per customer and campaign; only campaigns sent within the look-back window count.
+    select
+        customer_id,
+        target_id as campaign_id,
+        bool_or(
+            event_type = 'email_sent'
+            and occurred_at >= {{ as_of_date() }} - interval {{ var('health_email_lookback_days') }} day
+        ) as was_sent,
+        bool_or(event_type in ('email_opened', 'email_clicked')) as was_engaged
+    from touchpoints
+    where channel = 'email'
+    group by customer_id, target_id
+),
+
+email as (
+    select
+        customer_id,
+        count(*) filter (where was_sent) as email_campaigns_sent,
+        count(*) filter (where was_sent and was_engaged) as email_campaigns_engaged
+    from campaigns
+    group by customer_id
+),
+
+nps as (
+    select
+        records.customer_id,
+        first(responses.nps_score order by responses.responded_at desc, responses.nps_response_id desc)
+            as latest_nps_score,
+        max(responses.responded_at) as latest_nps_responded_at
+    from {{ ref('stg_service__nps_responses') }} as responses
+    inner join {{ ref('int_person_records__resolved') }} as records
+        on records.source = 'nps'
+        and records.source_record_id = responses.nps_response_id
+    where responses.responded_at < {{ as_of_end() }}
+    group by records.customer_id
+),
+
+tickets as (
+    select
+        records.customer_id,
+        tickets.csat_score,
+        tickets.is_escalated,
+        tickets.created_at >= {{ as_of_date() }} - interval {{ var('health_support_lookback_days') }} day
+            as is_recent,
+        -- Open on the as-of date: still open now, or solved only after it.
+        (tickets.is_open or tickets.solved_at >= {{ as_of_end() }}) as is_open_at_as_of
+    from {{ ref('stg_service__tickets') }} as tickets
+    inner join {{ ref('int_person_records__resolved') }} as records
+        on records.source = 'tickets'
+        and records.source_record_id = tickets.ticket_id
+    where tickets.created_at < {{ as_of_end() }}
+),
+
+support as (
+    -- Recent tickets count; an old ticket that is still open counts as well.
+    select
+        customer_id,
+        count(*) as support_ticket_count,
+        count(*) filter (where is_open_at_as_of) as open_ticket_count,
+        count(*) filter (where is_escalated) as escalated_ticket_count,
+        avg(csat_score) as avg_csat_score
+    from tickets
+    where is_recent or is_open_at_as_of
+    group by customer_id
+)
+
+select
+    customers.customer_id,
+    {{ as_of_date() }} as as_of_date,
+    engagement.last_engagement_at,
+    date_diff('day', cast(engagement.last_engagement_at as date), {{ as_of_date() }})
+        as days_since_last_engagement,
+    coalesce(email.email_campaigns_sent, 0) as email_campaigns_sent,
+    coalesce(email.email_campaigns_engaged, 0) as email_campaigns_engaged,
+    customers.is_email_suppressed,
+    nps.latest_nps_score,
+    nps.latest_nps_responded_at,
+    coalesce(support.support_ticket_count, 0) as support_ticket_count,
+    coalesce(support.open_ticket_count, 0) as open_ticket_count,
+    coalesce(support.escalated_ticket_count, 0) as escalated_ticket_count,
+    support.avg_csat_score
+from customers
+left join engagement on customers.customer_id = engagement.customer_id
+left join email on customers.customer_id = email.customer_id
+left join nps on customers.customer_id = nps.customer_id
+left join support on customers.customer_id = support.customer_id

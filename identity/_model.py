@@ -1,0 +1,163 @@
+"""The Splink model: comparisons, blocking, training, and scoring of candidate pairs.
+
+Matching is hybrid. A deterministic rule (the same normalised email) links records outright;
+Splink scores every other candidate pair from the comparisons below. The trained parameters live in
+``identity/models/person_model.json``, under version control, so match behaviour changes only
+through a reviewed diff.
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "person_model.json"
+DETERMINISTIC_RULES = {"same_email": "l.email_norm = r.email_norm"}
+
+# Splink logs every EM iteration and SQL step at INFO.
+logging.getLogger("splink").setLevel(logging.WARNING)
+
+
+def _blocking_rules() -> list:
+    return [
+        block_on("email_norm"),
+        block_on("phone_tail"),
+        block_on("first_name_canonical", "last_name_norm"),
+        "l.first_name_norm = r.last_name_norm and l.last_name_norm = r.first_name_norm",
+        block_on("email_local"),
+        block_on("last_name_norm", "company_norm"),
+        block_on("first_name_canonical", "company_norm"),
+    ]
+
+
+def settings() -> SettingsCreator:
+    """Return the untrained model definition.
+
+    Returns:
+        Splink settings for deduplicating the normalised person records.
+    """
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="record_id",
+        probability_two_random_records_match=1e-4,
+        comparisons=[
+            cl.EmailComparison("email_norm"),
+            cl.ExactMatch("phone_tail"),
+            cl.ForenameSurnameComparison(
+                "first_name_canonical",
+                "last_name_norm",
+                forename_surname_concat_col_name=None,
+            ),
+            cl.JaroWinklerAtThresholds("company_norm", [0.95, 0.85]),
+        ],
+        blocking_rules_to_generate_predictions=_blocking_rules(),
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+    )
+
+
+def _linker(con: duckdb.DuckDBPyConnection, records: pd.DataFrame, model: dict | SettingsCreator) -> Linker:
+    db_api = DuckDBAPI(con)
+    sdf = db_api.register(records, dataset_display_name="person_records")
+    return Linker(sdf, model)
+
+
+def train(records: pd.DataFrame, out_path: str | Path = DEFAULT_MODEL_PATH, seed: int = 7) -> dict:
+    """Estimate the model's parameters without labels and save them as JSON.
+
+    u probabilities come from random sampling; m probabilities from EM sessions each blocked on
+    a different identifier, so every comparison is trained in at least one session where it is
+    not the blocking column.
+
+    Args:
+        records: Normalised person records (``normalise_records`` output).
+        out_path: Where to write the model JSON.
+        seed: Seed for the random sampling of u.
+
+    Returns:
+        The saved model as a dict.
+    """
+    with duckdb.connect() as con:
+        linker = _linker(con, records, settings())
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("email_norm"), block_on("phone_tail", "last_name_norm")], recall=0.8
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+        for rule in (block_on("email_norm"), block_on("phone_tail"), block_on("last_name_norm")):
+            linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=2e6)
+        model = linker.misc.save_model_to_json()
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_path).write_text(json.dumps(model, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return model
+
+
+def load_model(path: str | Path = DEFAULT_MODEL_PATH) -> dict:
+    """Read a saved model.
+
+    Args:
+        path: The model JSON.
+
+    Returns:
+        The model as a dict.
+
+    Raises:
+        FileNotFoundError: With the command that trains one.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no identity model at {path}; train one with `cdp identity train`")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def score_pairs(
+    con: duckdb.DuckDBPyConnection, records: pd.DataFrame, model: dict, threshold: float
+) -> pd.DataFrame:
+    """Score candidate pairs and return the links: deterministic ones and model ones at the threshold.
+
+    Args:
+        con: A DuckDB connection for Splink's work tables (an in-memory one is fine).
+        records: Normalised person records.
+        model: The saved model.
+        threshold: Minimum match probability for a model link.
+
+    Returns:
+        One row per link: ``record_id_l, record_id_r, match_probability, match_weight, rule``, where
+        rule names the deterministic rule that linked the pair, or is ``model``.
+    """
+    linker = _linker(con, records, model)
+    predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    con.register("_person_records", records)
+    try:
+        rules = " UNION ALL ".join(
+            f"SELECT l.record_id AS record_id_l, r.record_id AS record_id_r, '{name}' AS rule "
+            f"FROM _person_records l JOIN _person_records r ON l.record_id < r.record_id AND {sql}"
+            for name, sql in DETERMINISTIC_RULES.items()
+        )
+        links = con.execute(
+            f"""
+            WITH deterministic AS (
+                SELECT record_id_l, record_id_r, min(rule) AS rule FROM ({rules}) GROUP BY ALL
+            ),
+            scored AS (
+                SELECT least(record_id_l, record_id_r) AS record_id_l,
+                       greatest(record_id_l, record_id_r) AS record_id_r,
+                       match_probability, match_weight
+                FROM {predictions.physical_name}
+            )
+            SELECT coalesce(s.record_id_l, d.record_id_l) AS record_id_l,
+                   coalesce(s.record_id_r, d.record_id_r) AS record_id_r,
+                   coalesce(s.match_probability, 1.0) AS match_probability,
+                   s.match_weight,
+                   coalesce(d.rule, 'model') AS rule
+            FROM scored s FULL OUTER JOIN deterministic d
+              ON s.record_id_l = d.record_id_l AND s.record_id_r = d.record_id_r
+            ORDER BY 1, 2
+            """
+        ).df()
+    finally:
+        con.unregister("_person_records")
+    return links

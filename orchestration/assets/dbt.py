@@ -1,0 +1,87 @@
+"""dbt models as assets, keyed by the schema they live in (staging, intermediate, marts).
+
+Two asset definitions over one dbt project: everything up to the person records runs before
+identity resolution, the marts after it, since the marts read ``identity.customer_clusters``.
+"""
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from orchestration.assets.ingest import WAREHOUSE_POOL
+from orchestration.resources import CdpSettings
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# The dbt installed beside this interpreter, so the CLI works without an activated venv.
+_VENV_DBT = Path(sys.executable).with_name("dbt")
+
+
+def dbt_resource() -> DbtCliResource:
+    """The dbt CLI resource for this project."""
+    return DbtCliResource(
+        project_dir=dbt_project, dbt_executable=str(_VENV_DBT) if _VENV_DBT.exists() else "dbt"
+    )
+
+
+class SchemaKeyTranslator(DagsterDbtTranslator):
+    """Asset key = [schema, table] for models and sources alike, group = schema.
+
+    Sources written by Python assets therefore share their keys, and lineage is one graph.
+    """
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        """Key a dbt node by where it lives in the warehouse."""
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        schema = dbt_resource_props["config"].get("schema") or dbt_resource_props["schema"]
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        """Group a model with the other tables of its schema."""
+        return self.get_asset_key(dbt_resource_props).path[0]
+
+
+translator = SchemaKeyTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, cdp: CdpSettings):
+    os.environ.update(cdp.load().dbt_env())
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="path:models/staging path:models/intermediate",
+    dagster_dbt_translator=translator,
+    pool=WAREHOUSE_POOL,
+    name="dbt_staging_models",
+)
+def dbt_staging_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, cdp: CdpSettings):
+    """Staging views and the person records identity resolution reads."""
+    yield from _build(context, dbt, cdp)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="path:models/marts",
+    dagster_dbt_translator=translator,
+    pool=WAREHOUSE_POOL,
+    name="dbt_mart_models",
+)
+def dbt_mart_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, cdp: CdpSettings):
+    """Golden profile, touchpoints, health, journey, audiences and the CRM sync feed."""
+    yield from _build(context, dbt, cdp)

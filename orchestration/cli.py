@@ -1,0 +1,167 @@
+"""The ``cdp`` command line: sample data, pipeline runs, summaries and identity tools."""
+
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Open customer data platform pipeline.", no_args_is_help=True, add_completion=False)
+identity_app = typer.Typer(help="Identity resolution tools.", no_args_is_help=True)
+app.add_typer(identity_app, name="identity")
+console = Console()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def sample(
+    customers: int = typer.Option(5000, min=10, help="People to generate."),
+    seed: int = typer.Option(42, help="Random seed; the same seed gives identical files."),
+    out: Path = typer.Option(Path("data/sample"), help="Folder to write the sources into."),
+    as_of: str = typer.Option("", help="Last day of the generated history (YYYY-MM-DD; default today)."),
+    force: bool = typer.Option(False, help="Regenerate even if the folder holds this exact sample."),
+) -> None:
+    """Generate a realistic B2B company's first-party data (CRM, events, email, leads, service, consent)."""
+    from connectors.sample import generate
+
+    try:
+        as_of_date = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        _fail(f"--as-of must be a date like 2026-11-01, not '{as_of}'")
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists() and not force:
+        existing = json.loads(manifest_path.read_text(encoding="utf-8"))
+        wanted = {"customers": customers, "seed": seed}
+        if all(existing.get(k) == v for k, v in wanted.items()):
+            console.print(
+                f"{out} already holds the sample (customers={customers}, seed={seed}, as_of={existing.get('as_of')}); "
+                "kept, so the CRM's synced fields survive. Use --force to regenerate."
+            )
+            return
+    started = time.monotonic()
+    manifest = generate(out, customers=customers, seed=seed, as_of=as_of_date)
+    console.print(
+        f"wrote {len(manifest.generated_files)} files to {out} in {time.monotonic() - started:.1f}s"
+    )
+
+
+@app.command()
+def run(
+    select: str = typer.Option("*", help="Dagster asset selection, e.g. 'raw_crm/contacts+' (default: all)."),
+) -> None:
+    """Materialize the pipeline in this process (runs are recorded in DAGSTER_HOME for the UI)."""
+    from orchestration.runner import run_pipeline, summary
+
+    started = time.monotonic()
+    result = run_pipeline(select)
+    console.print(
+        f"\npipeline {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f}s\n"
+    )
+    _print_summary(summary(result))
+    if not result.success:
+        raise typer.Exit(code=1)
+
+
+@app.command("summary")
+def show_summary() -> None:
+    """Print what the last run left in the warehouse: rows per layer, identity accuracy, sync figures."""
+    from orchestration.runner import summary
+
+    _print_summary(summary(None))
+
+
+def _print_summary(data: dict) -> None:
+    layers = Table(title="Rows per layer", show_lines=False)
+    for column in ("schema", "table", "rows"):
+        layers.add_column(column, justify="right" if column == "rows" else "left")
+    for row in data["tables"]:
+        layers.add_row(row["schema"], row["table"], f"{row['rows']:,}")
+    console.print(layers)
+    if data.get("identity"):
+        ident = data["identity"]
+        console.print(
+            f"identity: {ident['records']:,} records → {ident['customers']:,} customers"
+            + (
+                f"; vs ground truth precision {ident['precision']:.4f}, recall {ident['recall']:.4f}, "
+                f"F1 {ident['f1']:.4f} over {ident['true_pairs']:,} true pairs"
+                if "precision" in ident
+                else ""
+            )
+        )
+    if data.get("health"):
+        console.print("health tiers: " + ", ".join(f"{k} {v:,}" for k, v in data["health"].items()))
+    if data.get("audiences"):
+        console.print("audiences: " + ", ".join(f"{k} {v:,}" for k, v in data["audiences"].items()))
+    if data.get("checks"):
+        passed = sum(1 for c in data["checks"] if c["passed"])
+        console.print(f"checks: {passed} passed, {len(data['checks']) - passed} failed")
+        for check in data["checks"]:
+            if not check["passed"]:
+                console.print(f"  [red]FAILED[/red] {check['asset']}:{check['name']}")
+    if data.get("sync"):
+        console.print("CRM sync: " + ", ".join(f"{k} {v}" for k, v in data["sync"].items()))
+    console.print("\nwhere to look:")
+    for label, value in data["paths"].items():
+        console.print(f"  {label}: {value}")
+
+
+@identity_app.command("train")
+def identity_train(
+    out: Path = typer.Option(None, help="Model JSON to write (default: the packaged model)."),
+) -> None:
+    """Re-estimate the Splink model from the warehouse's person records (review the diff before committing)."""
+    import identity
+    from connectors import warehouse
+    from orchestration.settings import Settings
+
+    settings = Settings.from_env()
+    with warehouse.connect(settings.warehouse_path) as con:
+        if not warehouse.table_exists(con, "intermediate", "int_person_records"):
+            _fail("intermediate.int_person_records is missing; run `cdp run` (or `make demo`) first")
+        records = warehouse.read_table(con, "intermediate", "int_person_records")
+    target = out or identity.DEFAULT_MODEL_PATH
+    identity.train(records, target)
+    console.print(f"trained on {len(records):,} records; model written to {target}")
+
+
+@identity_app.command("evaluate")
+def identity_evaluate(
+    truth: Path = typer.Option(
+        ..., exists=True, dir_okay=False, help="CSV with source, source_record_id, person_id."
+    ),
+) -> None:
+    """Compare the warehouse's customers with a ground-truth file: pairwise precision, recall, F1."""
+    from orchestration.runner import evaluate_against_truth
+    from orchestration.settings import Settings
+
+    figures = evaluate_against_truth(Settings.from_env().warehouse_path, truth)
+    json.dump(figures, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+@app.command("env")
+def show_env() -> None:
+    """List every environment variable the pipeline reads, with its default and current value."""
+    import os
+
+    from orchestration.settings import ENVIRONMENT
+
+    table = Table(title="Environment")
+    for column in ("variable", "default", "current", "meaning"):
+        table.add_column(column)
+    for name, (default, meaning) in ENVIRONMENT.items():
+        current = os.environ.get(name, "")
+        if current and name == "CDP_CRM_URL":
+            from connectors.crm import safe_url
+
+            current = safe_url(current)
+        table.add_row(name, default, current, meaning)
+    console.print(table)

@@ -1,0 +1,42 @@
+"""The one Definitions object: assets by layer, quality checks, the pipeline job, schedule and sensor."""
+
+import dagster as dg
+
+from orchestration.assets.activation import crm_contact_fields
+from orchestration.assets.dbt import dbt_mart_models, dbt_resource, dbt_staging_models
+from orchestration.assets.identity import customer_identity
+from orchestration.assets.ingest import crm_tables, file_assets
+from orchestration.checks import gx_checks
+from orchestration.jobs import cdp_pipeline, daily_refresh
+from orchestration.resources import CdpSettings
+from orchestration.sensors import landing_files_sensor
+
+
+def build_definitions(loggers: dict[str, dg.LoggerDefinition] | None = None) -> dg.Definitions:
+    """Assemble the project's Definitions.
+
+    Args:
+        loggers: Loggers replacing Dagster's console logger (the CLI passes its concise one).
+
+    Returns:
+        The definitions ``dagster dev`` and the CLI load.
+    """
+    return dg.Definitions(
+        assets=[
+            crm_tables,
+            *file_assets,
+            dbt_staging_models,
+            customer_identity,
+            dbt_mart_models,
+            crm_contact_fields,
+        ],
+        asset_checks=gx_checks,
+        jobs=[cdp_pipeline],
+        schedules=[daily_refresh],
+        sensors=[landing_files_sensor],
+        resources={"cdp": CdpSettings(), "dbt": dbt_resource()},
+        loggers=loggers,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,17 @@
+"""The pipeline job and its schedule."""
+
+import dagster as dg
+
+cdp_pipeline = dg.define_asset_job(
+    name="cdp_pipeline",
+    selection=dg.AssetSelection.all(),
+    description="Ingest every source, resolve identities, build the marts, check them and sync the CRM.",
+)
+
+daily_refresh = dg.ScheduleDefinition(
+    name="daily_refresh",
+    job=cdp_pipeline,
+    cron_schedule="0 5 * * *",
+    execution_timezone="UTC",
+    description="Full refresh every morning before sales opens the CRM.",
+)

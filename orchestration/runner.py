@@ -1,0 +1,139 @@
+"""Running the pipeline from the command line and summarising what it left in the warehouse."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+import identity
+from connectors import warehouse
+from orchestration.progress import progress_logger
+from orchestration.settings import Settings
+
+SUMMARY_SCHEMAS = (
+    "raw_crm",
+    "raw_marketing",
+    "raw_service",
+    "raw_consent",
+    "quarantine",
+    "intermediate",
+    "identity",
+    "marts",
+    "sync",
+)
+
+
+def run_pipeline(select: str = "*") -> dg.ExecuteInProcessResult:
+    """Materialize the selected assets (all by default) and their checks in this process.
+
+    The run is recorded in the Dagster instance (``DAGSTER_HOME``), so it shows in the UI.
+
+    Args:
+        select: A Dagster asset selection string; ``*`` for everything.
+
+    Returns:
+        Dagster's result (``success``, events, check evaluations).
+    """
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions(loggers={"progress": progress_logger})
+    job = defs.resolve_job_def("cdp_pipeline")
+    if select != "*":
+        job = dg.Definitions(
+            assets=defs.assets,
+            asset_checks=defs.asset_checks,
+            resources=defs.resources,
+            loggers=defs.loggers,
+            jobs=[dg.define_asset_job("cdp_pipeline", selection=select)],
+        ).resolve_job_def("cdp_pipeline")
+    # Without DAGSTER_HOME the run still works but is not kept for the UI.
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    with instance:
+        return job.execute_in_process(instance=instance, raise_on_error=False)
+
+
+def evaluate_against_truth(warehouse_path: Path, truth_path: Path) -> dict:
+    """Pairwise accuracy of the warehouse's customers against a ground-truth CSV.
+
+    Args:
+        warehouse_path: The DuckDB warehouse.
+        truth_path: CSV with ``source, source_record_id, person_id``.
+
+    Returns:
+        The evaluation figures.
+    """
+    truth = pd.read_csv(truth_path, dtype="string")
+    missing = {"source", "source_record_id", "person_id"} - set(truth.columns)
+    if missing:
+        raise ValueError(f"{truth_path}: missing column(s) {sorted(missing)}")
+    with warehouse.connect(warehouse_path) as con:
+        predicted = con.execute(
+            "SELECT record_id, source, source_record_id, customer_id FROM identity.customer_clusters"
+        ).df()
+    # The email source is keyed by the address as the ESP exported it; the warehouse trims and lower-cases it.
+    is_email = truth["source"] == "email"
+    truth.loc[is_email, "source_record_id"] = truth.loc[is_email, "source_record_id"].str.strip().str.lower()
+    truth["record_id"] = truth["source"] + ":" + truth["source_record_id"]
+    return identity.evaluate_clusters(predicted, truth).as_dict()
+
+
+def summary(result: dg.ExecuteInProcessResult | None) -> dict:
+    """Collect the figures the demo prints.
+
+    Args:
+        result: The run just made, for its check results; None to summarise the warehouse only.
+
+    Returns:
+        Tables and row counts, identity accuracy (when the landing folder has a ground truth),
+        health tiers, audience sizes, check results, sync figures and where to look.
+    """
+    settings = Settings.from_env()
+    data: dict = {"tables": []}
+    with warehouse.connect(settings.warehouse_path) as con:
+        tables = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema IN (SELECT unnest(?)) ORDER BY 1, 2",
+            [list(SUMMARY_SCHEMAS)],
+        ).fetchall()
+        for schema, table in tables:
+            rows = con.execute(f"SELECT count(*) FROM {warehouse.qualified(schema, table)}").fetchone()[0]
+            data["tables"].append({"schema": schema, "table": table, "rows": rows})
+        present = {(r["schema"], r["table"]) for r in data["tables"]}
+        if ("identity", "customer_clusters") in present:
+            records, customers = con.execute(
+                "SELECT count(*), count(DISTINCT customer_id) FROM identity.customer_clusters"
+            ).fetchone()
+            data["identity"] = {"records": records, "customers": customers}
+        if ("marts", "customer_health") in present:
+            data["health"] = dict(
+                con.execute(
+                    "SELECT health_tier, count(*) FROM marts.customer_health GROUP BY 1 ORDER BY 1"
+                ).fetchall()
+            )
+        data["audiences"] = {
+            table: next(r["rows"] for r in data["tables"] if (r["schema"], r["table"]) == ("marts", table))
+            for schema, table in sorted(present)
+            if schema == "marts" and table.startswith("audience_")
+        }
+        if ("sync", "sync_runs") in present:
+            last = con.execute(
+                "SELECT destination, considered, inserted, updated, unchanged, failed "
+                "FROM sync.sync_runs ORDER BY started_at DESC LIMIT 1"
+            ).df()
+            data["sync"] = last.iloc[0].to_dict()
+    truth = settings.landing_dir / "ground_truth.csv"
+    if data.get("identity") and truth.exists():
+        data["identity"].update(evaluate_against_truth(settings.warehouse_path, truth))
+    if result is not None:
+        data["checks"] = [
+            {"asset": e.asset_key.to_user_string(), "name": e.check_name, "passed": e.passed}
+            for e in result.get_asset_check_evaluations()
+        ]
+    data["paths"] = {
+        "warehouse": str(settings.warehouse_path),
+        "CRM": settings.crm_url if settings.crm_url.startswith("sqlite") else "(CDP_CRM_URL)",
+        "landing folder": str(settings.landing_dir),
+        "Dagster UI": "make ui  (then open http://127.0.0.1:3000)",
+    }
+    return data

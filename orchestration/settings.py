@@ -1,0 +1,115 @@
+"""Configuration from environment variables, with safe local defaults.
+
+Read when resources are built or a command runs, never at import time. Every variable is listed
+in the README and in ``.env.example``; relative paths are taken from the current directory.
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from connectors.sync import SqlCrmTarget
+
+# Every variable the project reads, with its default and meaning (the README table mirrors it).
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "CDP_WAREHOUSE_PATH": ("data/warehouse.duckdb", "DuckDB warehouse file"),
+    "CDP_CRM_URL": (
+        "sqlite:///data/sample/crm.sqlite",
+        "SQLAlchemy URL of the CRM database (source and sync)",
+    ),
+    "CDP_CRM_SCHEMA": ("", "Database schema holding the CRM tables, if not the default"),
+    "CDP_LANDING_DIR": ("data/sample", "Folder the file sources are read from"),
+    "CDP_REPORTS_DIR": ("data/reports", "Where run reports are written"),
+    "CDP_IDENTITY_MODEL": ("", "Splink model JSON (default: identity/models/person_model.json)"),
+    "CDP_IDENTITY_THRESHOLD": ("0.95", "Minimum match probability for a probabilistic link"),
+    "CDP_SYNC_MODE": ("side_table", "side_table (custom-fields table) or columns (existing CRM table)"),
+    "CDP_SYNC_TABLE": ("cdp_contact_fields", "CRM table the sync writes (may be schema-qualified)"),
+    "CDP_SYNC_KEY_COLUMN": ("contact_id", "Contact key column in that table"),
+    "CDP_AS_OF_DATE": ("", "Date the marts are computed as of (YYYY-MM-DD; empty = today)"),
+}
+
+
+def _get(name: str) -> str:
+    return os.environ.get(name, "").strip() or ENVIRONMENT[name][0]
+
+
+def _sqlite_absolute(url: str) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str(Path(url[len(prefix) :]).resolve())
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one run.
+
+    Attributes:
+        warehouse_path: Absolute path of the DuckDB warehouse.
+        crm_url: SQLAlchemy URL of the CRM (may hold a password: never log it).
+        crm_schema: CRM schema, or None.
+        landing_dir: Absolute landing folder.
+        reports_dir: Absolute reports folder.
+        identity_model: Splink model JSON, or None for the packaged one.
+        identity_threshold: Match probability threshold.
+        sync_mode: ``side_table`` or ``columns``.
+        sync_table: CRM table the sync writes.
+        sync_key_column: Contact key column of that table.
+        as_of_date: The marts' as-of date, or "" for today.
+    """
+
+    warehouse_path: Path
+    crm_url: str = field(repr=False)
+    crm_schema: str | None
+    landing_dir: Path
+    reports_dir: Path
+    identity_model: Path | None
+    identity_threshold: float
+    sync_mode: str
+    sync_table: str
+    sync_key_column: str
+    as_of_date: str
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Build the settings from the environment.
+
+        Returns:
+            The resolved settings.
+
+        Raises:
+            ValueError: A variable has a value that cannot be used; the message names it.
+        """
+        try:
+            threshold = float(_get("CDP_IDENTITY_THRESHOLD"))
+        except ValueError:
+            raise ValueError("CDP_IDENTITY_THRESHOLD must be a number between 0 and 1") from None
+        if not 0 < threshold < 1:
+            raise ValueError("CDP_IDENTITY_THRESHOLD must be between 0 and 1 (exclusive)")
+        mode = _get("CDP_SYNC_MODE")
+        if mode not in {"side_table", "columns"}:
+            raise ValueError(f"CDP_SYNC_MODE must be 'side_table' or 'columns', not '{mode}'")
+        model = _get("CDP_IDENTITY_MODEL")
+        return cls(
+            warehouse_path=Path(_get("CDP_WAREHOUSE_PATH")).resolve(),
+            crm_url=_sqlite_absolute(_get("CDP_CRM_URL")),
+            crm_schema=_get("CDP_CRM_SCHEMA") or None,
+            landing_dir=Path(_get("CDP_LANDING_DIR")).resolve(),
+            reports_dir=Path(_get("CDP_REPORTS_DIR")).resolve(),
+            identity_model=Path(model).resolve() if model else None,
+            identity_threshold=threshold,
+            sync_mode=mode,
+            sync_table=_get("CDP_SYNC_TABLE"),
+            sync_key_column=_get("CDP_SYNC_KEY_COLUMN"),
+            as_of_date=_get("CDP_AS_OF_DATE"),
+        )
+
+    def sync_target(self) -> SqlCrmTarget:
+        """Return where and how the reverse sync writes into the CRM."""
+        return SqlCrmTarget(
+            url=self.crm_url, mode=self.sync_mode, table=self.sync_table, key_column=self.sync_key_column
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """Return the environment dbt needs to find the warehouse and the as-of date."""
+        return {"CDP_WAREHOUSE_PATH": str(self.warehouse_path), "CDP_AS_OF_DATE": self.as_of_date}

@@ -1,0 +1,197 @@
+"""The whole graph on a small sample: real values at every layer, and a rerun that changes nothing."""
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from connectors.sample import generate
+
+pytestmark = pytest.mark.e2e
+
+AS_OF = date(2026, 11, 1)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    landing = root / "landing"
+    generate(landing, customers=400, seed=11, as_of=AS_OF)
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    values = {
+        "CDP_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
+        "CDP_CRM_URL": f"sqlite:///{landing / 'crm.sqlite'}",
+        "CDP_LANDING_DIR": str(landing),
+        "CDP_AS_OF_DATE": AS_OF.isoformat(),
+        "DAGSTER_HOME": str(home),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in values.items():
+            patch.setenv(key, value)
+        yield {"root": root, "landing": landing, **values}
+
+
+@pytest.fixture(scope="module")
+def first_run(env):
+    from orchestration.runner import run_pipeline
+
+    result = run_pipeline()
+    assert result.success, "the pipeline failed; see the step output above"
+    return result
+
+
+@pytest.fixture(scope="module")
+def wh(env, first_run):
+    def query(sql: str) -> pd.DataFrame:
+        with duckdb.connect(env["CDP_WAREHOUSE_PATH"], read_only=True) as con:
+            return con.execute(sql).df()
+
+    return query
+
+
+@pytest.fixture(scope="module")
+def truth(env) -> pd.DataFrame:
+    frame = pd.read_csv(env["landing"] / "ground_truth.csv", dtype="string")
+    frame["record_id"] = frame["source"] + ":" + frame["source_record_id"]
+    return frame
+
+
+def test_every_check_passed(first_run):
+    evaluations = first_run.get_asset_check_evaluations()
+    names = {e.check_name for e in evaluations}
+    assert {"crm_contacts_quality", "customer_clusters_quality", "crm_contact_scores_quality"} <= names
+    assert len(evaluations) > 20, "dbt tests should appear as asset checks too"
+    failed = [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations if not e.passed]
+    assert failed == []
+
+
+def test_raw_layer_loaded_and_injected_bad_rows_quarantined(env, wh):
+    manifest = json.loads((env["landing"] / "manifest.json").read_text())
+    with sa.create_engine(env["CDP_CRM_URL"]).connect() as crm:
+        crm_contacts = crm.execute(sa.text("SELECT count(*) FROM contacts")).scalar_one()
+    assert wh("SELECT count(*) AS n FROM raw_crm.contacts")["n"][0] == crm_contacts
+    quarantined = wh(
+        "SELECT source_file, source_line FROM quarantine.raw_marketing__events UNION ALL "
+        "SELECT source_file, source_line FROM quarantine.raw_service__tickets UNION ALL "
+        "SELECT source_file, source_line FROM quarantine.raw_service__nps_responses"
+    )
+    got = {(r.source_file, int(r.source_line)) for r in quarantined.itertuples()}
+    injected = {(m["file"], int(m["line"])) for m in manifest["injected_malformed"]}
+    assert injected and injected <= got
+    events_file_rows = sum(n for path, n in manifest["generated_files"].items() if path.startswith("events/"))
+    loaded = wh("SELECT count(*) AS n FROM raw_marketing.events")["n"][0]
+    bad = wh("SELECT count(*) AS n FROM quarantine.raw_marketing__events")["n"][0]
+    assert loaded + bad == events_file_rows
+
+
+def test_identity_accuracy_against_ground_truth(env, wh, truth):
+    from orchestration.runner import evaluate_against_truth
+
+    figures = evaluate_against_truth(Path(env["CDP_WAREHOUSE_PATH"]), env["landing"] / "ground_truth.csv")
+    assert figures["records"] > 1000
+    assert figures["precision"] >= 0.99
+    assert figures["recall"] >= 0.90
+
+
+def test_crm_duplicates_merge_and_lookalikes_stay_apart(wh, truth):
+    clusters = wh("SELECT record_id, customer_id FROM identity.customer_clusters")
+    joined = truth.merge(clusters, on="record_id")
+    crm = joined[joined["source"] == "crm_contacts"]
+    duplicated_people = crm.groupby("person_id").filter(lambda g: len(g) > 1)
+    assert not duplicated_people.empty, "the sample should contain CRM duplicates"
+    for _, group in duplicated_people.groupby("person_id"):
+        assert group["customer_id"].nunique() == 1
+
+    contacts = wh("SELECT contact_id, lower(first_name) AS f, lower(last_name) AS l FROM raw_crm.contacts")
+    contacts["record_id"] = "crm_contacts:" + contacts["contact_id"].astype(str)
+    named = contacts.merge(crm, on="record_id")
+    lookalikes = named.groupby(["f", "l"]).filter(lambda g: g["person_id"].nunique() > 1)
+    assert not lookalikes.empty, "the sample should contain different people with the same name"
+    for _, group in lookalikes.groupby(["f", "l"]):
+        per_person = group.groupby("person_id")["customer_id"].first()
+        assert per_person.nunique() == len(per_person)
+
+
+def test_health_scores_add_up_and_stay_in_range(wh):
+    health = wh("SELECT * FROM marts.customer_health")
+    customers = wh("SELECT count(DISTINCT customer_id) AS n FROM identity.customer_clusters")["n"][0]
+    assert len(health) == customers
+    assert health["health_score"].between(0, 100).all()
+    drivers = wh(
+        "SELECT customer_id, sum(contribution) AS total FROM marts.customer_health_drivers GROUP BY 1"
+    ).merge(health[["customer_id", "health_score"]], on="customer_id")
+    assert ((50 + drivers["total"]).round(1) == drivers["health_score"].round(1)).all()
+    assert set(health["health_tier"]) <= {"healthy", "watch", "at_risk"}
+    assert health["health_tier"].nunique() >= 2
+
+
+def test_audience_members_all_consented(env, wh, truth):
+    members = wh("SELECT customer_id FROM marts.audience_at_risk_customers")
+    consent = pd.read_csv(env["landing"] / "consent" / "consent_log.csv", dtype="string")
+    consent = consent[consent["purpose"] == "email_marketing"].sort_values("recorded_at")
+    consent["record_id"] = "consent:" + consent["consent_id"]
+    latest = consent.merge(truth[["record_id", "person_id"]], on="record_id").groupby("person_id").last()
+    clusters = wh("SELECT record_id, customer_id FROM identity.customer_clusters").merge(
+        truth, on="record_id"
+    )
+    person_of = clusters.groupby("customer_id")["person_id"].agg(lambda s: s.mode()[0])
+    for customer_id in members["customer_id"]:
+        person = person_of[customer_id]
+        assert person in latest.index and latest.loc[person, "status"] == "granted", customer_id
+
+
+def test_sync_wrote_every_contact_score_into_the_crm(env, wh):
+    scores = wh("SELECT crm_contact_id, customer_id, health_score, health_tier FROM marts.crm_contact_scores")
+    with sa.create_engine(env["CDP_CRM_URL"]).connect() as crm:
+        written = pd.read_sql(
+            "SELECT contact_id, customer_id, health_score, health_tier FROM cdp_contact_fields", crm
+        )
+    merged = scores.merge(written, left_on="crm_contact_id", right_on="contact_id", suffixes=("", "_crm"))
+    assert len(merged) == len(scores) > 0
+    assert (merged["customer_id"] == merged["customer_id_crm"]).all()
+    assert (merged["health_score"].round(1) == merged["health_score_crm"].round(1)).all()
+    assert (merged["health_tier"] == merged["health_tier_crm"]).all()
+
+
+def test_rerun_keeps_ids_and_syncs_nothing(env, wh, first_run):
+    from orchestration.runner import run_pipeline
+
+    before = wh("SELECT record_id, customer_id FROM identity.customer_clusters")
+    result = run_pipeline()
+    assert result.success
+    after = wh("SELECT record_id, customer_id FROM identity.customer_clusters")
+    assert (
+        before.sort_values("record_id")
+        .reset_index(drop=True)
+        .equals(after.sort_values("record_id").reset_index(drop=True))
+    )
+    last = wh("SELECT * FROM sync.sync_runs ORDER BY started_at DESC LIMIT 1").iloc[0]
+    assert last["considered"] > 0
+    assert last["inserted"] == 0 and last["updated"] == 0 and last["failed"] == 0
+
+
+def test_summary_reports_the_demo_figures(env, first_run):
+    from orchestration.runner import summary
+
+    data = summary(first_run)
+    assert data["identity"]["precision"] >= 0.99
+    assert any(
+        t["schema"] == "marts" and t["table"] == "dim_customers" and t["rows"] > 0 for t in data["tables"]
+    )
+    assert data["paths"]["warehouse"] == env["CDP_WAREHOUSE_PATH"]
+
+
+def test_ground_truth_is_never_read_by_the_pipeline():
+    for package in ("orchestration", "connectors", "identity", "expectations"):
+        for path in (REPO / package).rglob("*.py"):
+            if "sample" in path.parts or path.name in {"runner.py", "cli.py"}:
+                continue
+            assert "ground_truth" not in path.read_text(encoding="utf-8"), path
