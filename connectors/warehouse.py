@@ -110,7 +110,7 @@ def upsert_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, df: pd
             if column not in existing:
                 column_type = con.execute(
                     f"SELECT typeof({_ident(column)}) FROM _incoming LIMIT 1"
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 con.execute(f"ALTER TABLE {name} ADD COLUMN {_ident(column)} {column_type}")
         columns = ", ".join(_ident(c) for c in df.columns)
         con.execute(f"DELETE FROM {name} WHERE {_ident(key)} IN (SELECT {_ident(key)} FROM _incoming)")
@@ -132,11 +132,12 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     Returns:
         True when the table or view exists.
     """
-    row = con.execute(
+    # fetchall, not fetchone: DuckDB keeps a partly fetched result open and refuses other work.
+    rows = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(rows[0][0])
 
 
 def read_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> pd.DataFrame:

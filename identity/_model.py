@@ -45,7 +45,9 @@ def settings() -> SettingsCreator:
         unique_id_column_name="record_id",
         probability_two_random_records_match=1e-4,
         comparisons=[
-            cl.EmailComparison("email_norm"),
+            # Exact only: a shared local part across domains (john.smith@a / john.smith@b) is
+            # common among different people, and email-only records have nothing else to weigh.
+            cl.ExactMatch("email_norm"),
             cl.ExactMatch("phone_tail"),
             cl.ForenameSurnameComparison(
                 "first_name_canonical",

@@ -97,13 +97,13 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
             [list(SUMMARY_SCHEMAS)],
         ).fetchall()
         for schema, table in tables:
-            rows = con.execute(f"SELECT count(*) FROM {warehouse.qualified(schema, table)}").fetchone()[0]
+            rows = con.execute(f"SELECT count(*) FROM {warehouse.qualified(schema, table)}").fetchall()[0][0]
             data["tables"].append({"schema": schema, "table": table, "rows": rows})
         present = {(r["schema"], r["table"]) for r in data["tables"]}
         if ("identity", "customer_clusters") in present:
             records, customers = con.execute(
                 "SELECT count(*), count(DISTINCT customer_id) FROM identity.customer_clusters"
-            ).fetchone()
+            ).fetchall()[0]
             data["identity"] = {"records": records, "customers": customers}
         if ("marts", "customer_health") in present:
             data["health"] = dict(

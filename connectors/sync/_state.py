@@ -12,6 +12,8 @@ from typing import NamedTuple
 import duckdb
 import pandas as pd
 
+from connectors import warehouse
+
 SCHEMA = "sync"
 
 _DDL = (
@@ -78,11 +80,7 @@ def load_checksums(con: duckdb.DuckDBPyConnection, destination: str, object_type
     Returns:
         record_key -> checksum; empty when nothing was synced yet or the table does not exist.
     """
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'sync_state'",
-        [SCHEMA],
-    ).fetchone()
-    if not exists or not exists[0]:
+    if not warehouse.table_exists(con, SCHEMA, "sync_state"):
         return {}
     rows = con.execute(
         f"SELECT record_key, checksum FROM {SCHEMA}.sync_state WHERE destination = ? AND object_type = ?",

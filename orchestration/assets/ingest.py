@@ -39,7 +39,7 @@ def crm_tables(context: dg.AssetExecutionContext, cdp: CdpSettings):
                 name = warehouse.qualified("raw_crm", table.name)
                 columns = {r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()}
                 if "updated_at" in columns:
-                    since = con.execute(f"SELECT max(updated_at) FROM {name}").fetchone()[0]
+                    since = con.execute(f"SELECT max(updated_at) FROM {name}").fetchall()[0][0]
             frame = read_crm_table(settings.crm_url, table, since=since, schema=settings.crm_schema)
             frame["_loaded_at"] = pd.Timestamp.now("UTC").tz_localize(None).floor("us")
             changed = warehouse.upsert_table(con, "raw_crm", table.name, frame, table.key)
