@@ -12,11 +12,11 @@ from orchestration.resources import CdpSettings
 from orchestration.sensors import landing_files_sensor
 
 
-def build_definitions(loggers: dict[str, dg.LoggerDefinition] | None = None) -> dg.Definitions:
+def build_definitions(extra_jobs: list | None = None) -> dg.Definitions:
     """Assemble the project's Definitions.
 
     Args:
-        loggers: Loggers replacing Dagster's console logger (the CLI passes its concise one).
+        extra_jobs: Jobs offered besides the pipeline job (the CLI adds one for a selection).
 
     Returns:
         The definitions ``dagster dev`` and the CLI load.
@@ -31,11 +31,10 @@ def build_definitions(loggers: dict[str, dg.LoggerDefinition] | None = None) -> 
             crm_contact_fields,
         ],
         asset_checks=gx_checks,
-        jobs=[cdp_pipeline],
+        jobs=[cdp_pipeline, *(extra_jobs or [])],
         schedules=[daily_refresh],
         sensors=[landing_files_sensor],
         resources={"cdp": CdpSettings(), "dbt": dbt_resource()},
-        loggers=loggers,
     )
 
 

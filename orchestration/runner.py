@@ -8,7 +8,6 @@ import pandas as pd
 
 import identity
 from connectors import warehouse
-from orchestration.progress import progress_logger
 from orchestration.settings import Settings
 
 SUMMARY_SCHEMAS = (
@@ -37,16 +36,11 @@ def run_pipeline(select: str = "*") -> dg.ExecuteInProcessResult:
     """
     from orchestration.definitions import build_definitions
 
-    defs = build_definitions(loggers={"progress": progress_logger})
-    job = defs.resolve_job_def("cdp_pipeline")
-    if select != "*":
-        job = dg.Definitions(
-            assets=defs.assets,
-            asset_checks=defs.asset_checks,
-            resources=defs.resources,
-            loggers=defs.loggers,
-            jobs=[dg.define_asset_job("cdp_pipeline", selection=select)],
-        ).resolve_job_def("cdp_pipeline")
+    if select == "*":
+        job = build_definitions().resolve_job_def("cdp_pipeline")
+    else:
+        selected = dg.define_asset_job("cdp_selection", selection=select)
+        job = build_definitions(extra_jobs=[selected]).resolve_job_def("cdp_selection")
     # Without DAGSTER_HOME the run still works but is not kept for the UI.
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     with instance:
