@@ -106,9 +106,9 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
                 ).fetchall()
             )
         data["audiences"] = {
-            table: next(r["rows"] for r in data["tables"] if (r["schema"], r["table"]) == ("marts", table))
-            for schema, table in sorted(present)
-            if schema == "marts" and table.startswith("audience_")
+            r["table"]: r["rows"]
+            for r in data["tables"]
+            if r["schema"] == "marts" and r["table"].startswith("audience_")
         }
         if ("sync", "sync_runs") in present:
             last = con.execute(
@@ -118,7 +118,9 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
             data["sync"] = last.iloc[0].to_dict()
     truth = settings.landing_dir / "ground_truth.csv"
     if data.get("identity") and truth.exists():
-        data["identity"].update(evaluate_against_truth(settings.warehouse_path, truth))
+        figures = evaluate_against_truth(settings.warehouse_path, truth)
+        # Keep the warehouse's own record and customer counts; the evaluation covers labelled records only.
+        data["identity"].update({k: v for k, v in figures.items() if k not in {"records", "customers"}})
     if result is not None:
         data["checks"] = [
             {"asset": e.asset_key.to_user_string(), "name": e.check_name, "passed": e.passed}

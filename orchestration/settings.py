@@ -19,7 +19,6 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     ),
     "CDP_CRM_SCHEMA": ("", "Database schema holding the CRM tables, if not the default"),
     "CDP_LANDING_DIR": ("data/sample", "Folder the file sources are read from"),
-    "CDP_REPORTS_DIR": ("data/reports", "Where run reports are written"),
     "CDP_IDENTITY_MODEL": ("", "Splink model JSON (default: identity/models/person_model.json)"),
     "CDP_IDENTITY_THRESHOLD": ("0.95", "Minimum match probability for a probabilistic link"),
     "CDP_SYNC_MODE": ("side_table", "side_table (custom-fields table) or columns (existing CRM table)"),
@@ -49,7 +48,6 @@ class Settings:
         crm_url: SQLAlchemy URL of the CRM (may hold a password: never log it).
         crm_schema: CRM schema, or None.
         landing_dir: Absolute landing folder.
-        reports_dir: Absolute reports folder.
         identity_model: Splink model JSON, or None for the packaged one.
         identity_threshold: Match probability threshold.
         sync_mode: ``side_table`` or ``columns``.
@@ -62,7 +60,6 @@ class Settings:
     crm_url: str = field(repr=False)
     crm_schema: str | None
     landing_dir: Path
-    reports_dir: Path
     identity_model: Path | None
     identity_threshold: float
     sync_mode: str
@@ -95,7 +92,6 @@ class Settings:
             crm_url=_sqlite_absolute(_get("CDP_CRM_URL")),
             crm_schema=_get("CDP_CRM_SCHEMA") or None,
             landing_dir=Path(_get("CDP_LANDING_DIR")).resolve(),
-            reports_dir=Path(_get("CDP_REPORTS_DIR")).resolve(),
             identity_model=Path(model).resolve() if model else None,
             identity_threshold=threshold,
             sync_mode=mode,
