@@ -24,12 +24,15 @@ def is_pii_column(column: str) -> bool:
     return column not in _NOT_PII and bool(_PII.search(column))
 
 
-def table_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, dg.MetadataValue]:
+def table_metadata(
+    frame: pd.DataFrame, preview_rows: int = 5, row_count: int | None = None
+) -> dict[str, dg.MetadataValue]:
     """Row count, column schema and a masked preview of a table.
 
     Args:
-        frame: The table's rows.
+        frame: The table's rows, or only its first rows when ``row_count`` is given.
         preview_rows: How many rows to show.
+        row_count: The table's size when ``frame`` holds only a sample of it.
 
     Returns:
         Metadata for a materialization.
@@ -42,7 +45,7 @@ def table_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, dg.M
         columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()]
     )
     return {
-        "dagster/row_count": dg.MetadataValue.int(len(frame)),
+        "dagster/row_count": dg.MetadataValue.int(len(frame) if row_count is None else row_count),
         "dagster/column_schema": dg.MetadataValue.table_schema(schema),
         "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(empty)"),
     }
