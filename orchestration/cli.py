@@ -1,24 +1,18 @@
-"""The ``cdp`` command line: sample data, pipeline runs, summaries and identity tools."""
+"""The ``cdp`` command line: sample data, pipeline runs and summaries; each area's commands are a sub-app."""
 
 import json
-import sys
 import time
 from datetime import date
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from orchestration.cli_common import console, fail
+from orchestration.cli_identity import identity_app
+
 app = typer.Typer(help="Open customer data platform pipeline.", no_args_is_help=True, add_completion=False)
-identity_app = typer.Typer(help="Identity resolution tools.", no_args_is_help=True)
 app.add_typer(identity_app, name="identity")
-console = Console()
-
-
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code=2)
 
 
 @app.command()
@@ -35,7 +29,7 @@ def sample(
     try:
         as_of_date = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
-        _fail(f"--as-of must be a date like 2026-11-01, not '{as_of}'")
+        fail(f"--as-of must be a date like 2026-11-01, not '{as_of}'")
     manifest_path = out / "manifest.json"
     if manifest_path.exists() and not force:
         existing = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -111,40 +105,6 @@ def _print_summary(data: dict) -> None:
     console.print("\nwhere to look:")
     for label, value in data["paths"].items():
         console.print(f"  {label}: {value}")
-
-
-@identity_app.command("train")
-def identity_train(
-    out: Path = typer.Option(None, help="Model JSON to write (default: the packaged model)."),
-) -> None:
-    """Re-estimate the Splink model from the warehouse's person records (review the diff before committing)."""
-    import identity
-    from connectors import warehouse
-    from orchestration.settings import Settings
-
-    settings = Settings.from_env()
-    with warehouse.connect(settings.warehouse_path) as con:
-        if not warehouse.table_exists(con, "intermediate", "int_person_records"):
-            _fail("intermediate.int_person_records is missing; run `cdp run` (or `make demo`) first")
-        records = warehouse.read_table(con, "intermediate", "int_person_records")
-    target = out or identity.DEFAULT_MODEL_PATH
-    identity.train(records, target)
-    console.print(f"trained on {len(records):,} records; model written to {target}")
-
-
-@identity_app.command("evaluate")
-def identity_evaluate(
-    truth: Path = typer.Option(
-        ..., exists=True, dir_okay=False, help="CSV with source, source_record_id, person_id."
-    ),
-) -> None:
-    """Compare the warehouse's customers with a ground-truth file: pairwise precision, recall, F1."""
-    from orchestration.runner import evaluate_against_truth
-    from orchestration.settings import Settings
-
-    figures = evaluate_against_truth(Settings.from_env().warehouse_path, truth)
-    json.dump(figures, sys.stdout, indent=2)
-    sys.stdout.write("\n")
 
 
 @app.command("env")
