@@ -4,8 +4,12 @@ The public API is small:
 
 - ``resolve(records, previous=None)`` links records and assigns customer ids.
 - ``train(records)`` re-estimates the saved Splink model (a reviewed change).
-- ``evaluate_clusters(predicted, truth)`` measures accuracy against ground truth.
+- ``evaluate_clusters(predicted, truth)`` / ``evaluate_pairs(predicted, pairs)`` measure accuracy
+  (pairwise, B-cubed, over-merge and split rates) against a ground truth or labelled pairs.
 - ``normalise_records(records)`` exposes the matching columns for inspection.
+- ``resolve_accounts(records, clusters, crm_accounts)`` resolves companies and attaches customers.
+- ``resolve_file(path, mapping)`` / ``resolve_frame(frame, mapping)`` resolve any person records
+  given a column mapping (deduplicate one input or link two).
 """
 
 from dataclasses import dataclass
@@ -15,23 +19,64 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from identity._evaluate import Evaluation, evaluate_clusters
-from identity._ids import assign_customer_ids, connected_components
-from identity._model import DEFAULT_MODEL_PATH, load_model, score_pairs
+from identity._accounts import AccountResolution, resolve_accounts
+from identity._evaluate import Evaluation, evaluate_clusters, evaluate_pairs
+from identity._ids import assign_customer_ids
+from identity._incremental import link_new_records
+from identity._model import DEFAULT_MODEL_PATH, load_model, score_pairs, write_dashboards
 from identity._model import train as _train_model
 from identity._normalise import normalise_records
+from identity._overrides import DEFAULT_OVERRIDES_PATH, Override, OverridesError, load_overrides
+from identity._steward import (
+    STEWARD_RULE,
+    cluster_with_overrides,
+    crm_duplicates,
+    history_events,
+    match_explanations,
+    trace_customer,
+)
+from identity._thresholds import threshold_report
+from identity._tool import FIELDS as RESOLVE_FIELDS
+from identity._tool import (
+    ToolInputError,
+    ToolResult,
+    read_mapping,
+    read_table_file,
+    resolve_file,
+    resolve_frame,
+)
 
 DEFAULT_THRESHOLD = 0.95
 
 __all__ = [
+    "AccountResolution",
     "DEFAULT_MODEL_PATH",
+    "DEFAULT_OVERRIDES_PATH",
     "DEFAULT_THRESHOLD",
     "Evaluation",
+    "Override",
+    "OverridesError",
+    "RESOLVE_FIELDS",
     "Resolution",
+    "ToolInputError",
+    "ToolResult",
+    "crm_duplicates",
     "evaluate_clusters",
+    "evaluate_pairs",
+    "link_new_records",
+    "load_overrides",
+    "match_explanations",
     "normalise_records",
+    "read_mapping",
+    "read_table_file",
     "resolve",
+    "resolve_accounts",
+    "resolve_file",
+    "resolve_frame",
+    "threshold_report",
+    "trace_customer",
     "train",
+    "write_dashboards",
 ]
 
 
@@ -45,11 +90,14 @@ class Resolution:
         links: One row per accepted link: ``record_id_l, record_id_r, match_probability,
             match_weight, rule``.
         stats: Figures for run metadata (records, customers, links, carried-over ids ...).
+        history: One row per customer id created, merged, split or reassigned by this run
+            (``identity.customer_id_history`` layout).
     """
 
     clusters: pd.DataFrame
     links: pd.DataFrame
     stats: dict
+    history: pd.DataFrame
 
 
 def train(records: pd.DataFrame, out_path: str | Path = DEFAULT_MODEL_PATH) -> dict:
@@ -70,6 +118,8 @@ def resolve(
     previous: pd.DataFrame | None = None,
     model_path: str | Path = DEFAULT_MODEL_PATH,
     threshold: float = DEFAULT_THRESHOLD,
+    overrides: list[Override] | None = None,
+    run_id: str = "adhoc",
 ) -> Resolution:
     """Link person records into customers and give each a persistent customer id.
 
@@ -79,17 +129,20 @@ def resolve(
         previous: The last run's ``record_id, customer_id`` (to carry ids over), or None.
         model_path: The saved Splink model.
         threshold: Minimum match probability for a model link.
+        overrides: Steward decisions (``load_overrides()``); None reads the packaged overrides file.
+        run_id: Names the run in the history rows.
 
     Returns:
-        Clusters, links and run figures.
+        Clusters, links, run figures and the id history of this run.
     """
     if records["record_id"].duplicated().any():
         dupes = records.loc[records["record_id"].duplicated(), "record_id"].head(3).tolist()
         raise ValueError(f"record_id must be unique; repeated: {dupes}")
     normalised = normalise_records(records)
     with duckdb.connect() as con:
-        links = score_pairs(con, normalised, load_model(model_path), threshold)
-        cluster_keys = connected_components(con, normalised["record_id"], links)
+        candidates = score_pairs(con, normalised, load_model(model_path), threshold)
+    overrides = load_overrides() if overrides is None else overrides
+    cluster_keys, links = cluster_with_overrides(normalised["record_id"], candidates, overrides)
     ids = assign_customer_ids(cluster_keys, previous)
 
     strongest = (
@@ -121,5 +174,12 @@ def resolve(
         "records_merged_share": float((clusters["cluster_size"] > 1).mean()) if len(clusters) else 0.0,
         "records_keeping_previous_id": int(carried.sum()),
         "records_seen_before": int(clusters["previous_customer_id"].notna().sum()),
+        "links_refused_by_overrides": len(candidates) - int((links["rule"] != STEWARD_RULE).sum()),
+        "steward_decisions": len(overrides),
     }
-    return Resolution(clusters=clusters.drop(columns=["previous_customer_id"]), links=links, stats=stats)
+    return Resolution(
+        clusters=clusters.drop(columns=["previous_customer_id"]),
+        links=links,
+        stats=stats,
+        history=history_events(ids, overrides, run_id),
+    )

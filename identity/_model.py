@@ -1,13 +1,14 @@
 """The Splink model: comparisons, blocking, training, and scoring of candidate pairs.
 
-Matching is hybrid. A deterministic rule (the same normalised email) links records outright;
-Splink scores every other candidate pair from the comparisons below. The trained parameters live in
+Matching is hybrid. Deterministic rules (the same normalised email, the same CRM contact id) link
+records outright; Splink scores every other candidate pair from the comparisons below. The trained parameters live in
 ``identity/models/person_model.json``, under version control, so match behaviour changes only
 through a reviewed diff.
 """
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import duckdb
@@ -15,8 +16,15 @@ import pandas as pd
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
+from identity._normalise import normalise_records
+
 DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "person_model.json"
-DETERMINISTIC_RULES = {"same_email": "l.email_norm = r.email_norm"}
+_REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.IGNORECASE)
+DETERMINISTIC_RULES = {
+    "same_email": "l.email_norm = r.email_norm",
+    # A lead form or event that carries the CRM contact id it came from is that contact.
+    "same_crm_contact_id": "l.crm_contact_id = r.crm_contact_id",
+}
 
 # Splink logs every EM iteration and SQL step at INFO.
 logging.getLogger("splink").setLevel(logging.WARNING)
@@ -127,10 +135,14 @@ def score_pairs(
         threshold: Minimum match probability for a model link.
 
     Returns:
-        One row per link: ``record_id_l, record_id_r, match_probability, match_weight, rule``, where
-        rule names the deterministic rule that linked the pair, or is ``model``.
+        One row per link: ``record_id_l, record_id_r, match_probability, match_weight, rule,
+        evidence``, where rule names the deterministic rule that linked the pair, or is ``model``, and
+        evidence lists the model's comparison levels with their match weights (null when the model
+        did not score the pair).
     """
     linker = _linker(con, records, model)
+    comparisons = [c["output_column_name"] for c in model["comparisons"]]
+    level_columns = ", ".join(f"gamma_{c}, mw_{c} AS w_{c}" for c in comparisons)
     predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     con.register("_person_records", records)
     try:
@@ -147,14 +159,15 @@ def score_pairs(
             scored AS (
                 SELECT least(record_id_l, record_id_r) AS record_id_l,
                        greatest(record_id_l, record_id_r) AS record_id_r,
-                       match_probability, match_weight
+                       match_probability, match_weight, {level_columns}
                 FROM {predictions.physical_name}
             )
             SELECT coalesce(s.record_id_l, d.record_id_l) AS record_id_l,
                    coalesce(s.record_id_r, d.record_id_r) AS record_id_r,
                    coalesce(s.match_probability, 1.0) AS match_probability,
                    s.match_weight,
-                   coalesce(d.rule, 'model') AS rule
+                   coalesce(d.rule, 'model') AS rule,
+                   {", ".join(f"s.gamma_{c}, s.w_{c}" for c in comparisons)}
             FROM scored s FULL OUTER JOIN deterministic d
               ON s.record_id_l = d.record_id_l AND s.record_id_r = d.record_id_r
             ORDER BY 1, 2
@@ -162,4 +175,82 @@ def score_pairs(
         ).df()
     finally:
         con.unregister("_person_records")
-    return links
+    links["evidence"] = _evidence(links, model)
+    return links.drop(columns=[f"{prefix}_{c}" for c in comparisons for prefix in ("gamma", "w")])
+
+
+def _evidence(links: pd.DataFrame, model: dict) -> pd.Series:
+    """Describe each scored pair by the comparison level it reached and that level's match weight."""
+    parts = []
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        # Splink numbers the non-null levels from the last (0) up to the first; the null level is -1.
+        levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+        labels = {len(levels) - 1 - i: level["label_for_charts"] for i, level in enumerate(levels)}
+        labels[-1] = f"{name} missing"
+        gamma, weight = links[f"gamma_{name}"], links[f"w_{name}"]
+        parts.append(
+            pd.Series(
+                [
+                    None if pd.isna(g) else f"{labels[int(g)]} ({w:+.1f})"
+                    for g, w in zip(gamma, weight.fillna(0.0), strict=True)
+                ],
+                index=links.index,
+                dtype="string",
+            )
+        )
+    if not parts:
+        return pd.Series(pd.NA, index=links.index, dtype="string")
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + "; " + part
+    return joined
+
+
+def write_dashboards(
+    records: pd.DataFrame,
+    clusters: pd.DataFrame,
+    out_dir: str | Path,
+    model_path: str | Path = DEFAULT_MODEL_PATH,
+    threshold: float = 0.95,
+) -> list[Path]:
+    """Write Splink's comparison viewer and cluster studio for stewards, as self-contained HTML.
+
+    Splink inlines its JavaScript; the web-font links it adds are removed, so the pages make no
+    network request and open offline. They show personal data: keep the folder where the warehouse is.
+
+    Args:
+        records: Person records (``intermediate.int_person_records`` layout).
+        clusters: ``record_id, customer_id`` per record.
+        out_dir: Folder for the HTML files (created if missing).
+        model_path: The saved model.
+        threshold: The match probability threshold the run used.
+
+    Returns:
+        The paths written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    comparison = out_dir / "comparison_viewer.html"
+    studio = out_dir / "cluster_studio.html"
+    records = normalise_records(records)
+    with duckdb.connect() as con:
+        linker = _linker(con, records, load_model(model_path))
+        predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+        labelled = records.merge(clusters[["record_id", "customer_id"]], on="record_id")
+        clustered = linker.table_management.register_table(
+            labelled.rename(columns={"customer_id": "cluster_id"}), "customer_clusters", overwrite=True
+        )
+        linker.visualisations.comparison_viewer_dashboard(predictions, str(comparison), overwrite=True)
+        linker.visualisations.cluster_studio_dashboard(
+            predictions,
+            clustered,
+            str(studio),
+            sampling_method="by_cluster_size",
+            sample_size=20,
+            overwrite=True,
+        )
+    for page in (comparison, studio):
+        html = page.read_text(encoding="utf-8")
+        page.write_text(_REMOTE_LINK.sub("", html), encoding="utf-8")
+    return [comparison, studio]

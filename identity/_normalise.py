@@ -49,7 +49,11 @@ _LEGAL_SUFFIXES = {
     "as",
     "se",
     "group",
+    "pvt",
+    "private",
+    "sl",
 }
+_LETTER_RUN = re.compile(r"\b[a-z](?: [a-z]\b)+")
 # Plus-addressing is honoured by these providers and by most company mail servers; dots in the
 # local part are ignored only by Gmail.
 _DOT_INSENSITIVE_DOMAINS = {"gmail.com", "googlemail.com"}
@@ -201,7 +205,10 @@ def normalise_company(value: str) -> str | None:
     Returns:
         e.g. ``"acme"`` for ``"ACME Limited"``, or None if nothing is left.
     """
-    words = [w for w in _NOT_LETTER.sub(" ", unidecode(value).lower()).split() if w not in _LEGAL_SUFFIXES]
+    text = _NOT_LETTER.sub(" ", unidecode(value).lower())
+    # Dotted abbreviations become runs of single letters ("L.L.C." -> "l l c"); join them back.
+    text = _LETTER_RUN.sub(lambda m: m.group(0).replace(" ", ""), text)
+    words = [w for w in text.split() if w not in _LEGAL_SUFFIXES]
     return " ".join(words) or None
 
 

@@ -8,11 +8,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from orchestration.cli_audiences import audiences_app
 from orchestration.cli_common import console, fail
 from orchestration.cli_identity import identity_app
+from orchestration.cli_sync import sync_app
 
 app = typer.Typer(help="Open customer data platform pipeline.", no_args_is_help=True, add_completion=False)
 app.add_typer(identity_app, name="identity")
+app.add_typer(sync_app, name="sync")
+app.add_typer(audiences_app, name="audiences")
 
 
 @app.command()
@@ -85,13 +89,22 @@ def _print_summary(data: dict) -> None:
             f"identity: {ident['records']:,} records → {ident['customers']:,} customers"
             + (
                 f"; vs ground truth precision {ident['precision']:.4f}, recall {ident['recall']:.4f}, "
-                f"F1 {ident['f1']:.4f} over {ident['true_pairs']:,} true pairs"
+                f"F1 {ident['f1']:.4f} over {ident['true_pairs']:,} true pairs; "
+                f"B-cubed precision {ident['bcubed_precision']:.4f}, recall {ident['bcubed_recall']:.4f}, "
+                f"F1 {ident['bcubed_f1']:.4f}; over-merged {ident['over_merge_rate']:.2%} of customers, "
+                f"split {ident['split_rate']:.2%} of persons"
                 if "precision" in ident
                 else ""
             )
         )
     if data.get("health"):
         console.print("health tiers: " + ", ".join(f"{k} {v:,}" for k, v in data["health"].items()))
+    if data.get("account_health"):
+        console.print(
+            "account health tiers: " + ", ".join(f"{k} {v:,}" for k, v in data["account_health"].items())
+        )
+    if data.get("alerts"):
+        console.print("alerts: " + ", ".join(f"{k} {v:,}" for k, v in data["alerts"].items()))
     if data.get("audiences"):
         console.print("audiences: " + ", ".join(f"{k} {v:,}" for k, v in data["audiences"].items()))
     if data.get("checks"):

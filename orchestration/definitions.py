@@ -2,9 +2,12 @@
 
 import dagster as dg
 
-from orchestration.assets.activation import crm_contact_fields
-from orchestration.assets.dbt import dbt_mart_models, dbt_resource, dbt_staging_models
-from orchestration.assets.identity import customer_identity
+from orchestration.assets.accounts import customer_accounts
+from orchestration.assets.activation import crm_contact_fields, crm_read_back
+from orchestration.assets.audiences import audience_tables
+from orchestration.assets.dbt import dbt_mart_models, dbt_resource, dbt_staging_models, no_new_stall_alerts
+from orchestration.assets.hubspot import hubspot_assets, hubspot_checks
+from orchestration.assets.identity import customer_identity, person_model
 from orchestration.assets.ingest import crm_tables, file_assets
 from orchestration.checks import gx_checks
 from orchestration.jobs import cdp_pipeline, daily_refresh
@@ -27,10 +30,14 @@ def build_definitions(extra_jobs: list | None = None) -> dg.Definitions:
             *file_assets,
             dbt_staging_models,
             customer_identity,
+            person_model,
+            customer_accounts,
             dbt_mart_models,
+            audience_tables,
             crm_contact_fields,
+            *hubspot_assets(),
         ],
-        asset_checks=gx_checks,
+        asset_checks=[*gx_checks, crm_read_back, *hubspot_checks(), no_new_stall_alerts],
         jobs=[cdp_pipeline, *(extra_jobs or [])],
         schedules=[daily_refresh],
         sensors=[landing_files_sensor],

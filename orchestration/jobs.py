@@ -4,7 +4,8 @@ import dagster as dg
 
 cdp_pipeline = dg.define_asset_job(
     name="cdp_pipeline",
-    selection=dg.AssetSelection.all(),
+    # Assets tagged manual (model training) change reviewed files and run only when someone asks.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.tag("cdp/trigger", "manual"),
     description="Ingest every source, resolve identities, build the marts, check them and sync the CRM.",
 )
 

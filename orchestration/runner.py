@@ -19,6 +19,7 @@ SUMMARY_SCHEMAS = (
     "intermediate",
     "identity",
     "marts",
+    "audiences",
     "sync",
 )
 
@@ -47,28 +48,61 @@ def run_pipeline(select: str = "*") -> dg.ExecuteInProcessResult:
         return job.execute_in_process(instance=instance, raise_on_error=False)
 
 
-def evaluate_against_truth(warehouse_path: Path, truth_path: Path) -> dict:
-    """Pairwise accuracy of the warehouse's customers against a ground-truth CSV.
+def evaluate_against_truth(
+    warehouse_path: Path,
+    truth_path: Path | None = None,
+    pairs_path: Path | None = None,
+    truth_column: str = "person_id",
+    predicted_path: Path | None = None,
+) -> dict:
+    """Accuracy of the warehouse's (or a resolve output's) customers against a ground truth or labelled pairs.
 
     Args:
-        warehouse_path: The DuckDB warehouse.
-        truth_path: CSV with ``source, source_record_id, person_id``.
+        warehouse_path: The DuckDB warehouse (not read when ``predicted_path`` is given).
+        truth_path: CSV/Parquet with the true person of each record in ``truth_column``, the record
+            given as ``record_id`` or as ``source, source_record_id``.
+        pairs_path: CSV/Parquet of labelled pairs ``record_id_l, record_id_r, is_match``.
+        truth_column: The column of ``truth_path`` naming the true person.
+        predicted_path: Assignments written by ``cdp identity resolve`` (``record_id, customer_id``)
+            to score instead of the warehouse's customers.
 
     Returns:
-        The evaluation figures.
+        The evaluation figures: pairwise and B-cubed precision/recall/F1, over-merge and split rates.
+
+    Raises:
+        ValueError: Neither or both inputs given, or a required column missing (named with the file).
     """
-    truth = pd.read_csv(truth_path, dtype="string")
-    missing = {"source", "source_record_id", "person_id"} - set(truth.columns)
+    if (truth_path is None) == (pairs_path is None):
+        raise ValueError("give either a ground-truth file or a labelled-pairs file")
+    if predicted_path is not None:
+        predicted = identity.read_table_file(predicted_path)
+        missing = {"record_id", "customer_id"} - set(predicted.columns)
+        if missing:
+            raise ValueError(f"{predicted_path}: missing column(s) {sorted(missing)}")
+    else:
+        with warehouse.connect(warehouse_path) as con:
+            predicted = con.execute("SELECT record_id, customer_id FROM identity.customer_clusters").df()
+    if pairs_path is not None:
+        try:
+            return identity.evaluate_pairs(predicted, identity.read_table_file(pairs_path)).as_dict()
+        except ValueError as error:
+            raise ValueError(f"{pairs_path}: {error}") from None
+    truth = identity.read_table_file(truth_path)
+    keys = {"record_id"} if "record_id" in truth.columns else {"source", "source_record_id"}
+    missing = (keys | {truth_column}) - set(truth.columns)
     if missing:
-        raise ValueError(f"{truth_path}: missing column(s) {sorted(missing)}")
-    with warehouse.connect(warehouse_path) as con:
-        predicted = con.execute(
-            "SELECT record_id, source, source_record_id, customer_id FROM identity.customer_clusters"
-        ).df()
-    # The email source is keyed by the address as the ESP exported it; the warehouse trims and lower-cases it.
-    is_email = truth["source"] == "email"
-    truth.loc[is_email, "source_record_id"] = truth.loc[is_email, "source_record_id"].str.strip().str.lower()
-    truth["record_id"] = truth["source"] + ":" + truth["source_record_id"]
+        raise ValueError(
+            f"{truth_path}: missing column(s) {sorted(missing)}; "
+            "it needs record_id (or source and source_record_id) and the person column"
+        )
+    if "record_id" not in truth.columns:
+        # The email source is keyed by the address as the ESP exported it; the warehouse trims and lower-cases it.
+        is_email = truth["source"] == "email"
+        truth.loc[is_email, "source_record_id"] = (
+            truth.loc[is_email, "source_record_id"].str.strip().str.lower()
+        )
+        truth["record_id"] = truth["source"] + ":" + truth["source_record_id"]
+    truth = pd.DataFrame({"record_id": truth["record_id"], "person_id": truth[truth_column]})
     return identity.evaluate_clusters(predicted, truth).as_dict()
 
 
@@ -105,10 +139,21 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
                     "SELECT health_tier, count(*) FROM marts.customer_health GROUP BY 1 ORDER BY 1"
                 ).fetchall()
             )
+        if ("marts", "account_health") in present:
+            data["account_health"] = dict(
+                con.execute(
+                    "SELECT account_health_tier, count(*) FROM marts.account_health GROUP BY 1 ORDER BY 1"
+                ).fetchall()
+            )
+        data["alerts"] = {
+            table: con.execute(f"SELECT count(*) FROM marts.{table}").fetchall()[0][0]
+            for table in ("customer_health_drop_alerts", "opportunity_stall_alerts")
+            if ("marts", table) in present
+        }
         data["audiences"] = {
             r["table"]: r["rows"]
             for r in data["tables"]
-            if r["schema"] == "marts" and r["table"].startswith("audience_")
+            if r["schema"] == "audiences" and r["table"] != "audience_membership_history"
         }
         if ("sync", "sync_runs") in present:
             last = con.execute(

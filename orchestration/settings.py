@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.sync import SqlCrmTarget
+from connectors.sync import MODES, SqlCrmTarget, SyncPolicy
 
 # Every variable the project reads, with its default and meaning (the README table mirrors it).
 ENVIRONMENT: dict[str, tuple[str, str]] = {
@@ -21,9 +21,18 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "CDP_LANDING_DIR": ("data/sample", "Folder the file sources are read from"),
     "CDP_IDENTITY_MODEL": ("", "Splink model JSON (default: identity/models/person_model.json)"),
     "CDP_IDENTITY_THRESHOLD": ("0.95", "Minimum match probability for a probabilistic link"),
+    "CDP_IDENTITY_OVERRIDES": ("", "Steward overrides YAML (default: identity/overrides.yaml)"),
     "CDP_SYNC_MODE": ("side_table", "side_table (custom-fields table) or columns (existing CRM table)"),
     "CDP_SYNC_TABLE": ("cdp_contact_fields", "CRM table the sync writes (may be schema-qualified)"),
     "CDP_SYNC_KEY_COLUMN": ("contact_id", "Contact key column in that table"),
+    "CDP_SYNC_WRITE_MODE": ("upsert", "upsert, update_only, create_only or mirror"),
+    "CDP_SYNC_MAX_CHANGE_SHARE": ("0.5", "Max share of synced records a run may update/delete"),
+    "CDP_SYNC_OVERWRITE_NULLS": ("false", "true lets a missing value clear a CRM value"),
+    "CDP_SYNC_CRM_OWNED_FIELDS": ("", "Comma-separated destination fields the CRM owns; never written"),
+    "CDP_SYNC_DRY_RUN": ("false", "true: sync assets plan changes per field and write nothing"),
+    "CDP_HUBSPOT_TOKEN": ("", "HubSpot private-app token; the HubSpot assets exist only when it is set"),
+    "CDP_HUBSPOT_BASE_URL": ("https://api.hubapi.com", "HubSpot API root (a sandbox or test server)"),
+    "CDP_HUBSPOT_RATE_LIMIT": ("100", "HubSpot requests per 10 s the client stays under"),
     "CDP_AS_OF_DATE": ("", "Date the marts are computed as of (YYYY-MM-DD; empty = today)"),
 }
 
@@ -50,10 +59,16 @@ class Settings:
         landing_dir: Absolute landing folder.
         identity_model: Splink model JSON, or None for the packaged one.
         identity_threshold: Match probability threshold.
+        identity_overrides: Steward overrides YAML, or None for the packaged one.
         sync_mode: ``side_table`` or ``columns``.
         sync_table: CRM table the sync writes.
         sync_key_column: Contact key column of that table.
         as_of_date: The marts' as-of date, or "" for today.
+        sync_write_mode: Sync engine mode (upsert, update_only, create_only, mirror).
+        sync_max_change_share: Circuit-breaker share, or None when off.
+        sync_overwrite_nulls: Whether a missing value may clear a CRM value.
+        sync_crm_owned_fields: Destination fields never written.
+        sync_dry_run: Whether the sync assets only plan.
     """
 
     warehouse_path: Path
@@ -62,10 +77,16 @@ class Settings:
     landing_dir: Path
     identity_model: Path | None
     identity_threshold: float
+    identity_overrides: Path | None
     sync_mode: str
     sync_table: str
     sync_key_column: str
     as_of_date: str
+    sync_write_mode: str = "upsert"
+    sync_max_change_share: float | None = 0.5
+    sync_overwrite_nulls: bool = False
+    sync_crm_owned_fields: frozenset[str] = frozenset()
+    sync_dry_run: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -94,18 +115,63 @@ class Settings:
             landing_dir=Path(_get("CDP_LANDING_DIR")).resolve(),
             identity_model=Path(model).resolve() if model else None,
             identity_threshold=threshold,
+            identity_overrides=Path(_get("CDP_IDENTITY_OVERRIDES")).resolve()
+            if _get("CDP_IDENTITY_OVERRIDES")
+            else None,
             sync_mode=mode,
             sync_table=_get("CDP_SYNC_TABLE"),
             sync_key_column=_get("CDP_SYNC_KEY_COLUMN"),
             as_of_date=_get("CDP_AS_OF_DATE"),
+            **_sync_policy_settings(),
+        )
+
+    def sync_policy(self) -> SyncPolicy:
+        """Return the sync engine's mode and safety settings."""
+        return SyncPolicy(
+            mode=self.sync_write_mode,
+            overwrite_nulls=self.sync_overwrite_nulls,
+            crm_owned_fields=self.sync_crm_owned_fields,
+            max_change_share=self.sync_max_change_share,
+            dry_run=self.sync_dry_run,
         )
 
     def sync_target(self) -> SqlCrmTarget:
         """Return where and how the reverse sync writes into the CRM."""
         return SqlCrmTarget(
-            url=self.crm_url, mode=self.sync_mode, table=self.sync_table, key_column=self.sync_key_column
+            url=self.crm_url,
+            mode=self.sync_mode,
+            table=self.sync_table,
+            key_column=self.sync_key_column,
+            overwrite_nulls=self.sync_overwrite_nulls,
         )
 
     def dbt_env(self) -> dict[str, str]:
         """Return the environment dbt needs to find the warehouse and the as-of date."""
         return {"CDP_WAREHOUSE_PATH": str(self.warehouse_path), "CDP_AS_OF_DATE": self.as_of_date}
+
+
+def _flag(name: str) -> bool:
+    value = _get(name).lower()
+    if value not in {"true", "false", "1", "0", "yes", "no"}:
+        raise ValueError(f"{name} must be true or false, not '{value}'")
+    return value in {"true", "1", "yes"}
+
+
+def _sync_policy_settings() -> dict:
+    mode = _get("CDP_SYNC_WRITE_MODE")
+    if mode not in MODES:
+        raise ValueError(f"CDP_SYNC_WRITE_MODE must be one of {', '.join(MODES)}, not '{mode}'")
+    try:
+        share = float(_get("CDP_SYNC_MAX_CHANGE_SHARE"))
+    except ValueError:
+        raise ValueError("CDP_SYNC_MAX_CHANGE_SHARE must be a number between 0 and 1") from None
+    if not 0 <= share <= 1:
+        raise ValueError("CDP_SYNC_MAX_CHANGE_SHARE must be between 0 and 1 (1 turns the breaker off)")
+    owned = frozenset(f.strip() for f in _get("CDP_SYNC_CRM_OWNED_FIELDS").split(",") if f.strip())
+    return {
+        "sync_write_mode": mode,
+        "sync_max_change_share": None if share >= 1 else share,
+        "sync_overwrite_nulls": _flag("CDP_SYNC_OVERWRITE_NULLS"),
+        "sync_crm_owned_fields": owned,
+        "sync_dry_run": _flag("CDP_SYNC_DRY_RUN"),
+    }

@@ -1,13 +1,27 @@
-"""Reverse sync: write CDP-computed fields back into the CRM.
+"""Reverse sync: write CDP-computed fields back into CRMs, safely.
 
-``sync_sql_crm`` writes ``customer_id``, ``health_score``, ``health_tier``, ``health_top_reason``
-and ``synced_at`` for each CRM contact into a SQL CRM database (SQLite, PostgreSQL, MySQL/MariaDB),
-either into a side table of our own or into existing columns of the CRM's contacts table. It is
-diff-based: ``sync.sync_state`` in the DuckDB warehouse remembers what was last written, so an
-unchanged record is never sent twice.
+``run_sync`` is the destination-independent engine: diff against ``sync.sync_state`` (the checksum
+of what each destination last confirmed), modes (upsert, update-only, create-only, tracked mirror),
+dry-run plans, a circuit breaker, null protection, CRM-owned fields, per-record errors classified
+retryable or permanent into ``sync.dead_letters``, and a row-level ``sync.sync_log``.
+``sync_sql_crm`` runs it against a SQL CRM database (SQLite, PostgreSQL, MySQL/MariaDB), either
+into a side table of our own or into existing columns of the CRM's contacts table. The HubSpot
+destination lives in ``connectors.hubspot``.
 """
 
-from connectors.sync._sql_crm import sync_sql_crm
+from connectors.sync._engine import (
+    MODES,
+    Change,
+    CircuitBreakerOpen,
+    Destination,
+    DestinationUnavailable,
+    Outcome,
+    SyncPolicy,
+    read_back,
+    run_sync,
+)
+from connectors.sync._records import Record, build_records
+from connectors.sync._sql_crm import SqlCrmDestination, sync_sql_crm
 from connectors.sync._target import (
     CONTACT_COLUMNS,
     SIDE_TABLE_COLUMNS,
@@ -20,11 +34,23 @@ from connectors.sync._target import (
 
 __all__ = [
     "CONTACT_COLUMNS",
+    "MODES",
     "SIDE_TABLE_COLUMNS",
     "SYNC_FIELDS",
+    "Change",
+    "CircuitBreakerOpen",
+    "Destination",
+    "DestinationUnavailable",
+    "Outcome",
+    "Record",
+    "SqlCrmDestination",
     "SqlCrmTarget",
     "SyncConfigError",
     "SyncError",
+    "SyncPolicy",
     "SyncResult",
+    "build_records",
+    "read_back",
+    "run_sync",
     "sync_sql_crm",
 ]

@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from numbers import Integral, Real
@@ -16,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.sync._target import INPUT_KEY, SqlCrmTarget, SyncConfigError
+from connectors.sync._target import SyncConfigError
 
-_NUMBER_FIELDS = frozenset({"health_score"})
+SCORE_FIELDS = frozenset({"health_score"})
 _SCORE_RANGE = (0.0, 100.0)
 
 
@@ -27,9 +28,9 @@ class Record:
     """One input row, ready to diff and send.
 
     Attributes:
-        record_key: The contact key as text, the key of the sync state.
-        key: The contact key as given (int when it is integral), bound into SQL.
-        values: CRM column -> value for the data fields (no ``synced_at``).
+        record_key: The record key as text, the key of the sync state.
+        key: The record key as given (int when it is integral), bound into SQL.
+        values: Destination field -> value for the data fields (no ``synced_at``).
         checksum: sha256 of the canonical JSON of ``values``; empty when ``error`` is set.
         error: Why the row cannot be sent, or None.
     """
@@ -41,45 +42,59 @@ class Record:
     error: str | None = None
 
 
-def build_records(frame: pd.DataFrame, target: SqlCrmTarget) -> list[Record]:
-    """Normalise the input rows for ``target`` and compute their checksums.
+def build_records(
+    frame: pd.DataFrame,
+    *,
+    key_column: str,
+    fields: Mapping[str, str],
+    score_fields: Collection[str] = SCORE_FIELDS,
+    lowercase_keys: bool = False,
+) -> list[Record]:
+    """Normalise the input rows and compute their checksums.
 
     Args:
-        frame: One row per CRM contact: ``contact_id`` plus the mapped field columns.
-        target: The destination, whose ``field_map`` says which fields are sent.
+        frame: One row per record: ``key_column`` plus the input columns named in ``fields``.
+        key_column: Input column holding the record key.
+        fields: Input column -> destination field; only these are sent.
+        score_fields: Input columns that must hold a number within 0-100.
+        lowercase_keys: Lower-case text keys (e-mail addresses, which HubSpot stores lower-cased).
 
     Returns:
         One record per input row, in input order; rows that cannot be sent carry an ``error``
-        (missing key, duplicate key, health_score not a number within 0-100).
+        (missing key, duplicate key, a score not a number within 0-100).
 
     Raises:
-        SyncConfigError: The DataFrame lacks ``contact_id`` or a mapped field column.
+        SyncConfigError: The DataFrame lacks the key column or a mapped field column.
     """
-    fields = {f: c for f, c in target.columns.items() if f != "synced_at"}
-    missing = [c for c in (INPUT_KEY, *fields) if c not in frame.columns]
+    missing = [c for c in (key_column, *fields) if c not in frame.columns]
     if missing:
         raise SyncConfigError(
             f"input DataFrame lacks column(s) {', '.join(missing)}; provide them or remove the field(s) "
-            f"from SqlCrmTarget.field_map"
+            f"from the field mapping"
         )
-    keys = [normalize_key(v) for v in frame[INPUT_KEY].tolist()]
+    keys = [normalize_key(v) for v in frame[key_column].tolist()]
+    if lowercase_keys:
+        keys = [k.lower() if isinstance(k, str) else k for k in keys]
     counts = Counter(str(k) for k in keys if k is not None)
     columns = {f: frame[f].tolist() for f in fields}
     records = []
     for i, key in enumerate(keys):
         record_key = None if key is None else str(key)
         if key is None:
-            records.append(Record(None, None, {}, "", f"{INPUT_KEY} is empty"))
+            records.append(Record(None, None, {}, "", f"{key_column} is empty"))
             continue
         if counts[record_key] > 1:
             records.append(
                 Record(
-                    record_key, key, {}, "", f"{INPUT_KEY} appears {counts[record_key]} times in the input"
+                    record_key, key, {}, "", f"{key_column} appears {counts[record_key]} times in the input"
                 )
             )
             continue
         try:
-            values = {column: _value(field, columns[field][i]) for field, column in fields.items()}
+            values = {
+                target: _value(column, columns[column][i], column in score_fields)
+                for column, target in fields.items()
+            }
         except ValueError as exc:
             records.append(Record(record_key, key, {}, "", str(exc)))
             continue
@@ -124,10 +139,10 @@ def normalize_key(value: Any) -> int | str | None:
     return text or None
 
 
-def _value(field: str, value: Any) -> Any:
+def _value(field: str, value: Any, score: bool) -> Any:
     if _missing(value):
         return None
-    if field in _NUMBER_FIELDS:
+    if score:
         if (
             isinstance(value, bool)
             or not isinstance(value, Real | Decimal)

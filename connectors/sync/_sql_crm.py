@@ -1,17 +1,14 @@
-"""Writing CDP fields into a SQL CRM database: diff-based, batched, idempotent.
+"""The SQL CRM destination: CDP fields into a SQL CRM database, batched and idempotent.
 
-Only records whose checksum differs from the one last written successfully are sent. Each batch
-is one CRM transaction; its checksums reach the sync state only after that transaction
-committed, so a crash in between costs a resend (upserts and updates by key are idempotent),
-never a lost change.
+The sync engine decides what to send; this module writes it. Each batch is one CRM transaction;
+its checksums reach the sync state only after that transaction committed, so a crash in between
+costs a resend (upserts and updates by key are idempotent), never a lost change.
 """
 
 import logging
 import re
-import time
-import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,11 +16,11 @@ import duckdb
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
-from connectors.sync import _state
-from connectors.sync._records import Record, build_records, normalize_key
-from connectors.sync._target import SqlCrmTarget, SyncConfigError, SyncError, SyncResult
+from connectors.sync._engine import Change, Outcome, SyncPolicy, run_sync
+from connectors.sync._records import build_records, normalize_key
+from connectors.sync._target import INPUT_KEY, SqlCrmTarget, SyncConfigError, SyncError, SyncResult
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +28,6 @@ log = logging.getLogger(__name__)
 _ROW_ERRORS = (IntegrityError, DataError)
 _INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
 _MAX_ERROR_LENGTH = 500
-_MAX_RESULT_ERRORS = 5
 
 _SIDE_TABLE_TYPES: dict[str, sa.types.TypeEngine] = {
     "customer_id": sa.String(255),
@@ -42,11 +38,114 @@ _SIDE_TABLE_TYPES: dict[str, sa.types.TypeEngine] = {
 }
 
 
-@dataclass
-class _Outcome:
-    record: Record
-    operation: str
-    error: str | None = None
+class SqlCrmDestination:
+    """A SQL CRM table as a sync destination (see ``SqlCrmTarget``).
+
+    Attributes:
+        target: The CRM database, table, layout and field mapping.
+        name: Destination name in sync state and logs.
+        object_type: Kind of record.
+        batch_size: Rows per write statement and transaction.
+        overwrite_nulls: Whether a NULL may replace a CRM value.
+        integer_keys: Key type of a side table this destination creates (BIGINT, else text).
+    """
+
+    def __init__(self, target: SqlCrmTarget, *, integer_keys: bool = True) -> None:
+        self.target = target
+        self.integer_keys = integer_keys
+        self.name = target.destination
+        self.object_type = target.object_type
+        self.batch_size = target.batch_size
+        self.overwrite_nulls = target.overwrite_nulls
+        self._engine: sa.Engine | None = None
+        self._table: sa.Table | None = None
+
+    def prepare(self, dry_run: bool) -> bool:
+        """Open the database and check the table (creating a missing side table unless ``dry_run``).
+
+        Args:
+            dry_run: Only inspect.
+
+        Returns:
+            True when the table is new (or would be), so it holds nothing whatever the state says.
+        """
+        self._engine = _engine(self.target)
+        self._table, fresh = _prepare_table(self._engine, self.target, dry_run, self.integer_keys)
+        return fresh
+
+    def lookup(self, changes: Sequence[Change]) -> dict[str, str]:
+        """Return record_key -> key for the changes whose row exists in the table."""
+        if self._table is None or not changes:
+            return {}
+        key_column = self._table.c[self.target.key_column]
+        bound = {}
+        for change in changes:
+            try:
+                bound[change.record_key] = _bind_key(change.key, key_column, self.target)
+            except ValueError:
+                continue
+        try:
+            with self._connection().connect() as conn:
+                found = conn.execute(
+                    sa.select(key_column).where(key_column.in_(list(bound.values())))
+                ).scalars()
+                existing = {str(normalize_key(k)) for k in found}
+        except SQLAlchemyError as exc:
+            raise SyncError(
+                f"cannot read CRM table '{self.target.table_name}': {_describe(exc, self.target)}"
+            ) from None
+        return {k: k for k in bound if k in existing}
+
+    def write(self, changes: Sequence[Change], operation: str) -> list[Outcome]:
+        """Write one batch in one transaction; a row-data error retries the batch row by row."""
+        return _send(self._connection(), self._require_table(), self.target, changes, _now())
+
+    def delete(self, changes: Sequence[Change]) -> list[Outcome]:
+        """Delete side-table rows this tool created, in one transaction."""
+        table = self._require_table()
+        key_column = table.c[self.target.key_column]
+        keys = [_bind_key(c.key, key_column, self.target) for c in changes]
+        try:
+            with self._connection().begin() as conn:
+                conn.execute(sa.delete(table).where(key_column.in_(keys)))
+        except SQLAlchemyError as exc:
+            message = _describe(exc, self.target)
+            return [Outcome(c.record_key, "delete", message, _retryable(exc)) for c in changes]
+        return [Outcome(c.record_key, "delete") for c in changes]
+
+    def read(self, record_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Read the mapped columns of the given records (none when the table is missing)."""
+        if self._table is None:
+            self.prepare(dry_run=True)
+        table = self._table
+        if table is None:
+            return {}
+        key_column = table.c[self.target.key_column]
+        keys = [_bind_key(normalize_key(k), key_column, self.target) for k in record_keys]
+        columns = [table.c[c] for f, c in self.target.columns.items() if f != "synced_at"]
+        with self._connection().connect() as conn:
+            rows = conn.execute(sa.select(key_column, *columns).where(key_column.in_(keys))).mappings().all()
+        return {
+            str(normalize_key(row[self.target.key_column])): {c.name: row[c.name] for c in columns}
+            for row in rows
+        }
+
+    def close(self) -> None:
+        """Dispose of the engine."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def _connection(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = _engine(self.target)
+        return self._engine
+
+    def _require_table(self) -> sa.Table:
+        if self._table is None:
+            self.prepare(dry_run=False)
+        assert self._table is not None
+        return self._table
 
 
 def sync_sql_crm(
@@ -57,6 +156,7 @@ def sync_sql_crm(
     run_id: str | None = None,
     dry_run: bool = False,
     full_refresh: bool = False,
+    policy: SyncPolicy | None = None,
 ) -> SyncResult:
     """Write new or changed CDP fields of CRM contacts into the CRM database.
 
@@ -64,99 +164,36 @@ def sync_sql_crm(
         records: One row per CRM contact: ``contact_id`` plus the columns of the fields in
             ``target.field_map`` (``customer_id``, ``health_score``, ``health_tier``,
             ``health_top_reason`` by default). Other columns are ignored.
-        target: The CRM database, table, mode and field mapping.
-        state_con: Open DuckDB warehouse connection holding ``sync.sync_state`` and ``sync.sync_log``
-            (created when missing). The caller opens and closes it.
+        target: The CRM database, table, layout and field mapping.
+        state_con: Open DuckDB warehouse connection holding ``sync.*`` (created when missing).
         run_id: Identifier for state and log rows, e.g. the orchestrator's run id; a new one if None.
-        dry_run: Compute the plan (reading the CRM and the state) without writing to the CRM, the
-            state or the log, and without creating any table.
-        full_refresh: Ignore the stored checksums and send every valid record.
+        dry_run: Plan only (reading the CRM and the state); overrides ``policy.dry_run``.
+        full_refresh: Ignore the stored checksums; overrides ``policy.full_refresh``.
+        policy: Mode and safety settings; defaults to upsert with null protection from ``target``.
 
     Returns:
-        The run's counts. Failed rows are logged in ``sync.sync_log`` and retried on the next run.
+        The run's counts. Failed rows are logged in ``sync.sync_log`` and ``sync.dead_letters``.
 
     Raises:
         SyncConfigError: The input lacks a mapped column, or the CRM table or a mapped column is
             missing; nothing was written.
         SyncError: The CRM database cannot be reached or inspected; nothing was written.
     """
-    started = time.monotonic()
-    run_id = run_id or uuid.uuid4().hex
-    destination = target.destination
-    planned = build_records(records, target)
-    previous = {} if full_refresh else _state.load_checksums(state_con, destination, target.object_type)
-    if not dry_run:
-        _state.ensure_tables(state_con)
-
-    engine = _engine(target)
-    try:
-        table, fresh = _prepare_table(engine, target, planned, dry_run)
-        if fresh:
-            # A side table that did not exist holds nothing, whatever the state says was sent.
-            previous = {}
-        invalid = [r for r in planned if r.error is not None]
-        pending = [r for r in planned if r.error is None and previous.get(r.record_key) != r.checksum]
-        unchanged = len(planned) - len(invalid) - len(pending)
-
-        rejected = [_Outcome(r, _guess_operation(target, r, previous), r.error) for r in invalid]
-        outcomes = list(rejected)
-        for batch in _chunks(pending, target.batch_size):
-            synced_at = _now()
-            batch_outcomes = _send(engine, table, target, batch, synced_at, dry_run)
-            outcomes.extend(batch_outcomes)
-            if not dry_run:
-                _state.save(
-                    state_con,
-                    destination=destination,
-                    object_type=target.object_type,
-                    run_id=run_id,
-                    synced=[
-                        (o.record.record_key, o.record.checksum) for o in batch_outcomes if o.error is None
-                    ],
-                    synced_at=synced_at,
-                    log=[_log_entry(o) for o in batch_outcomes],
-                )
-    finally:
-        engine.dispose()
-
-    if not dry_run:
-        _state.save(
-            state_con,
-            destination=destination,
-            object_type=target.object_type,
-            run_id=run_id,
-            synced=[],
-            synced_at=_now(),
-            log=[
-                *(_log_entry(o) for o in rejected),
-                _state.LogEntry(None, "skip_unchanged", "ok", None, unchanged),
-            ],
-        )
-    failed = [o for o in outcomes if o.error is not None]
-    result = SyncResult(
-        run_id=run_id,
-        destination=destination,
-        considered=len(planned),
-        unchanged=unchanged,
-        inserted=sum(1 for o in outcomes if o.error is None and o.operation == "insert"),
-        updated=sum(1 for o in outcomes if o.error is None and o.operation == "update"),
-        failed=len(failed),
-        duration_s=round(time.monotonic() - started, 3),
-        dry_run=dry_run,
-        errors=tuple(dict.fromkeys(o.error for o in failed if o.error))[:_MAX_RESULT_ERRORS],
+    base = policy or SyncPolicy(overwrite_nulls=target.overwrite_nulls)
+    effective = replace(
+        base,
+        overwrite_nulls=target.overwrite_nulls,
+        dry_run=dry_run or base.dry_run,
+        full_refresh=full_refresh or base.full_refresh,
     )
-    log.info(
-        "sync %s run %s%s: %d considered, %d unchanged, %d inserted, %d updated, %d failed",
-        destination,
-        run_id,
-        " (dry run)" if dry_run else "",
-        result.considered,
-        result.unchanged,
-        result.inserted,
-        result.updated,
-        result.failed,
+    planned = build_records(
+        records,
+        key_column=INPUT_KEY,
+        fields={f: c for f, c in target.columns.items() if f != "synced_at"},
     )
-    return result
+    integer_keys = all(isinstance(r.key, int) for r in planned if r.key is not None)
+    destination = SqlCrmDestination(target, integer_keys=integer_keys)
+    return run_sync(planned, destination, state_con, effective, run_id=run_id)
 
 
 def _engine(target: SqlCrmTarget) -> sa.Engine:
@@ -167,7 +204,7 @@ def _engine(target: SqlCrmTarget) -> sa.Engine:
 
 
 def _prepare_table(
-    engine: sa.Engine, target: SqlCrmTarget, planned: Sequence[Record], dry_run: bool
+    engine: sa.Engine, target: SqlCrmTarget, dry_run: bool, integer_keys: bool
 ) -> tuple[sa.Table | None, bool]:
     """Return the target table and whether it is new; None for a side table a dry run would create."""
     schema, name = target.schema_and_table
@@ -188,7 +225,7 @@ def _prepare_table(
                     )
                 if dry_run:
                     return None, True
-                table = _side_table(target, planned)
+                table = _side_table(target, integer_keys)
                 table.create(conn, checkfirst=True)
                 conn.commit()
                 log.info("sync %s: created side table %s", target.destination, target.table_name)
@@ -204,9 +241,8 @@ def _prepare_table(
     return table, False
 
 
-def _side_table(target: SqlCrmTarget, planned: Sequence[Record]) -> sa.Table:
+def _side_table(target: SqlCrmTarget, integer_keys: bool) -> sa.Table:
     schema, name = target.schema_and_table
-    integer_keys = all(isinstance(r.key, int) for r in planned if r.key is not None)
     key_type = sa.BigInteger() if integer_keys else sa.String(255)
     return sa.Table(
         name,
@@ -251,87 +287,104 @@ def _unique_on(table: sa.Table, column: str) -> bool:
 
 def _send(
     engine: sa.Engine,
-    table: sa.Table | None,
+    table: sa.Table,
     target: SqlCrmTarget,
-    batch: Sequence[Record],
+    batch: Sequence[Change],
     synced_at: datetime,
-    dry_run: bool,
-) -> list[_Outcome]:
-    """Write one batch in one transaction (or, in a dry run, only plan it)."""
+) -> list[Outcome]:
+    """Write one batch in one transaction; one outcome per change."""
     default_operation = "insert" if target.mode == "side_table" else "update"
-    if table is None:
-        return [_Outcome(r, default_operation) for r in batch]
     key_column = table.c[target.key_column]
-    outcomes: list[_Outcome] = []
+    outcomes: list[Outcome] = []
     bound: dict[str, Any] = {}
-    for record in batch:
+    for change in batch:
         try:
-            bound[record.record_key] = _bind_key(record.key, key_column, target)
+            bound[change.record_key] = _bind_key(change.key, key_column, target)
         except ValueError as exc:
-            outcomes.append(_Outcome(record, default_operation, str(exc)))
-    sendable = [r for r in batch if r.record_key in bound]
+            outcomes.append(Outcome(change.record_key, default_operation, str(exc)))
+    sendable = [c for c in batch if c.record_key in bound]
     if not sendable:
         return outcomes
     try:
-        with engine.connect() if dry_run else engine.begin() as conn:
+        with engine.begin() as conn:
             found = conn.execute(sa.select(key_column).where(key_column.in_(list(bound.values())))).scalars()
             existing = {str(normalize_key(k)) for k in found}
-            planned: list[_Outcome] = []
-            for record in sendable:
-                if record.record_key in existing:
-                    planned.append(_Outcome(record, "update"))
+            planned: list[Outcome] = []
+            for change in sendable:
+                if change.record_key in existing:
+                    planned.append(Outcome(change.record_key, "update"))
                 elif target.mode == "side_table":
-                    planned.append(_Outcome(record, "insert"))
+                    planned.append(Outcome(change.record_key, "insert"))
                 else:
                     planned.append(
-                        _Outcome(
-                            record,
+                        Outcome(
+                            change.record_key,
                             "update",
-                            f"no row with {target.key_column}={record.record_key} in CRM table "
+                            f"no row with {target.key_column}={change.record_key} in CRM table "
                             f"'{target.table_name}'; the sync only updates existing contacts",
+                            # The contact may be created in the CRM later: try again next run.
+                            retryable=True,
                         )
                     )
-            writable = [o.record for o in planned if o.error is None]
-            if writable and not dry_run:
+            ok = {o.record_key for o in planned if o.error is None}
+            writable = [c for c in sendable if c.record_key in ok]
+            if writable:
                 statement, rows = _statement(table, target, writable, bound, synced_at)
                 conn.execute(statement, rows)
     except _ROW_ERRORS as exc:
         if len(sendable) == 1:
-            return [*outcomes, _Outcome(sendable[0], default_operation, _describe(exc, target))]
+            return [*outcomes, Outcome(sendable[0].record_key, default_operation, _describe(exc, target))]
         log.warning(
             "sync %s: a batch of %d failed on row data (%s); retrying row by row",
             target.destination,
             len(sendable),
             _describe(exc, target),
         )
-        for record in sendable:
-            outcomes.extend(_send(engine, table, target, [record], synced_at, dry_run))
+        for change in sendable:
+            outcomes.extend(_send(engine, table, target, [change], synced_at))
         return outcomes
     except SQLAlchemyError as exc:
         message = _describe(exc, target)
         log.warning("sync %s: a batch of %d failed: %s", target.destination, len(sendable), message)
-        return [*outcomes, *(_Outcome(r, default_operation, message) for r in sendable)]
+        return [
+            *outcomes,
+            *(Outcome(c.record_key, default_operation, message, _retryable(exc)) for c in sendable),
+        ]
     return [*outcomes, *planned]
+
+
+def _retryable(exc: SQLAlchemyError) -> bool:
+    """Lost connections, deadlocks and timeouts pass; constraint and type errors do not."""
+    return isinstance(exc, OperationalError | InterfaceError) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
 
 
 def _statement(
     table: sa.Table,
     target: SqlCrmTarget,
-    records: Sequence[Record],
+    changes: Sequence[Change],
     bound: dict[str, Any],
     synced_at: datetime,
 ) -> tuple[sa.Executable, list[dict[str, Any]]]:
-    columns = list(target.columns.values())
+    # Null protection and field ownership leave fields out of a payload; a missing field is NULL
+    # here, which _keep turns into "keep the CRM's value" unless nulls may overwrite.
+    sent = {name for c in changes for name in c.values}
+    columns = [c for f, c in target.columns.items() if f != "synced_at" and c in sent]
     synced_column = target.columns.get("synced_at")
     stamp = synced_at
     if synced_column is not None and getattr(table.c[synced_column].type, "timezone", False):
         stamp = synced_at.replace(tzinfo=UTC)
-    values = [{**r.values, **({synced_column: stamp} if synced_column else {})} for r in records]
+    values = [
+        {**{c: change.values.get(c) for c in columns}, **({synced_column: stamp} if synced_column else {})}
+        for change in changes
+    ]
+    written = [*columns, *([synced_column] if synced_column else [])]
     if target.mode == "side_table":
-        rows = [{target.key_column: bound[r.record_key], **v} for r, v in zip(records, values, strict=True)]
-        return _upsert(table, target, columns), rows
+        rows = [{target.key_column: bound[c.record_key], **v} for c, v in zip(changes, values, strict=True)]
+        return _upsert(table, target, written), rows
     # Bind names differ from column names: SQLAlchemy reserves column names in UPDATE ... SET.
-    names = {column: f"_cdp_v{i}" for i, column in enumerate(columns)}
+    names = {column: f"_cdp_v{i}" for i, column in enumerate(written)}
     key_column = table.c[target.key_column]
     statement = (
         sa.update(table)
@@ -341,13 +394,13 @@ def _statement(
                 table.c[column]: _keep(
                     sa.bindparam(names[column], type_=table.c[column].type), table.c[column], target
                 )
-                for column in columns
+                for column in written
             }
         )
     )
     rows = [
-        {"_cdp_key": bound[r.record_key], **{names[c]: v[c] for c in columns}}
-        for r, v in zip(records, values, strict=True)
+        {"_cdp_key": bound[c.record_key], **{names[col]: v[col] for col in written}}
+        for c, v in zip(changes, values, strict=True)
     ]
     return statement, rows
 
@@ -381,19 +434,6 @@ def _bind_key(key: int | str | None, column: sa.Column, target: SqlCrmTarget) ->
     return str(key)
 
 
-def _guess_operation(target: SqlCrmTarget, record: Record, previous: dict[str, str]) -> str:
-    """The operation an invalid record would have needed, judged from the sync state."""
-    if target.mode == "columns" or record.record_key in previous:
-        return "update"
-    return "insert"
-
-
-def _log_entry(outcome: _Outcome) -> _state.LogEntry:
-    if outcome.error is None:
-        return _state.LogEntry(outcome.record.record_key, outcome.operation, "ok")
-    return _state.LogEntry(outcome.record.record_key, outcome.operation, "error", outcome.error)
-
-
 def _describe(exc: BaseException, target: SqlCrmTarget) -> str:
     """One line naming the database's complaint, without SQL, parameters or the password."""
     original = getattr(exc, "orig", None) or exc
@@ -402,11 +442,6 @@ def _describe(exc: BaseException, target: SqlCrmTarget) -> str:
     if password:
         text = text.replace(str(password), "***")
     return text[:_MAX_ERROR_LENGTH]
-
-
-def _chunks(records: Sequence[Record], size: int) -> Iterator[Sequence[Record]]:
-    for start in range(0, len(records), size):
-        yield records[start : start + size]
 
 
 def _now() -> datetime:

@@ -153,10 +153,18 @@ class SyncResult:
         unchanged: Rows skipped because the CRM already holds what would be sent.
         inserted: Rows inserted into the CRM.
         updated: Rows updated in the CRM.
-        failed: Rows not written (invalid input, unknown contact, database error); retried next run.
+        failed: Rows not written (invalid input, unknown contact, destination error); see
+            ``sync.dead_letters``.
         duration_s: Wall-clock seconds.
         dry_run: True when nothing was written to the CRM or the sync state.
         errors: Up to five distinct error messages, for the run's summary.
+        deleted: Records deleted (tracked mirror mode: only records this tool created).
+        skipped: Records left alone on purpose (create-only and existing; refused before with the
+            same values).
+        retryable_failed: Of ``failed``, those failing transiently; retried on the next run.
+        aborted: Why the run stopped early (destination unavailable), or None.
+        plan: Dry run only: ``create``, ``update``, ``delete``, ``skip``, ``invalid`` counts and
+            ``fields`` (destination field -> records whose value would change).
     """
 
     run_id: str
@@ -169,6 +177,11 @@ class SyncResult:
     duration_s: float
     dry_run: bool = False
     errors: tuple[str, ...] = ()
+    deleted: int = 0
+    skipped: int = 0
+    retryable_failed: int = 0
+    aborted: str | None = None
+    plan: dict | None = None
 
     @property
     def written(self) -> int:

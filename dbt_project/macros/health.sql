@@ -2,7 +2,9 @@
     instead of producing a silently skewed score. -#}
 
 {% macro health_components() -%}
-    {{ return(['engagement_recency', 'email_engagement', 'nps', 'support']) }}
+    {{ return([
+        'engagement_recency', 'email_engagement', 'nps', 'support', 'buying_signals', 'account_team_contact'
+    ]) }}
 {%- endmacro %}
 
 {% macro health_weight(component) -%}

@@ -9,5 +9,5 @@ select health.customer_id, health.health_score, drivers.score_from_drivers, driv
 from {{ ref('customer_health') }} as health
 left join drivers on health.customer_id = drivers.customer_id
 where drivers.customer_id is null
-    or drivers.component_count <> 4
+    or drivers.component_count <> {{ health_components() | length }}
     or health.health_score <> drivers.score_from_drivers

@@ -1,17 +1,29 @@
-"""Activation layer: health scores and customer ids written back into the CRM."""
+"""Activation layer: health scores and customer ids written back into the CRM, with a read-back check."""
 
+import json
 from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 
 from connectors import warehouse
-from connectors.sync import sync_sql_crm
+from connectors.sync import CircuitBreakerOpen, SqlCrmDestination, SyncResult, read_back, sync_sql_crm
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.resources import CdpSettings
 
+READ_BACK_SAMPLE = 20
 
-def _record_run(con, result, started_at: datetime) -> None:
+
+def record_run(con, result: SyncResult, started_at: datetime) -> None:
+    """Append a run's summary to ``sync.sync_runs`` (dry runs are not recorded).
+
+    Args:
+        con: Open warehouse connection.
+        result: The run's result.
+        started_at: When the run started (UTC, naive).
+    """
+    if result.dry_run:
+        return
     frame = pd.DataFrame(
         [
             {
@@ -24,10 +36,15 @@ def _record_run(con, result, started_at: datetime) -> None:
                 "updated": result.updated,
                 "failed": result.failed,
                 "duration_s": result.duration_s,
+                "deleted": result.deleted,
+                "skipped": result.skipped,
+                "retryable_failed": result.retryable_failed,
             }
         ]
     )
     if warehouse.table_exists(con, "sync", "sync_runs"):
+        for column in ("deleted", "skipped", "retryable_failed"):
+            con.execute(f"ALTER TABLE sync.sync_runs ADD COLUMN IF NOT EXISTS {column} BIGINT")
         con.register("_run", frame)
         try:
             con.execute("INSERT INTO sync.sync_runs BY NAME SELECT * FROM _run")
@@ -35,6 +52,69 @@ def _record_run(con, result, started_at: datetime) -> None:
             con.unregister("_run")
     else:
         warehouse.replace_table(con, "sync", "sync_runs", frame)
+
+
+def run_metadata(result: SyncResult, open_dead_letters: int | None = None) -> dict[str, dg.MetadataValue]:
+    """The run summary as Dagster metadata.
+
+    Args:
+        result: The run's result.
+        open_dead_letters: Unresolved dead letters of the destination, when known.
+
+    Returns:
+        Metadata for a materialization.
+    """
+    metadata: dict[str, dg.MetadataValue] = {
+        "destination": dg.MetadataValue.text(result.destination),
+        "run_id": dg.MetadataValue.text(result.run_id),
+        "dry_run": dg.MetadataValue.bool(result.dry_run),
+        "considered": dg.MetadataValue.int(result.considered),
+        "unchanged": dg.MetadataValue.int(result.unchanged),
+        "inserted": dg.MetadataValue.int(result.inserted),
+        "updated": dg.MetadataValue.int(result.updated),
+        "deleted": dg.MetadataValue.int(result.deleted),
+        "skipped": dg.MetadataValue.int(result.skipped),
+        "failed": dg.MetadataValue.int(result.failed),
+        "retryable_failed": dg.MetadataValue.int(result.retryable_failed),
+        "duration_s": dg.MetadataValue.float(round(result.duration_s, 2)),
+    }
+    if open_dead_letters is not None:
+        metadata["open_dead_letters"] = dg.MetadataValue.int(open_dead_letters)
+    if result.aborted:
+        metadata["aborted"] = dg.MetadataValue.text(result.aborted)
+    if result.plan is not None:
+        metadata["plan"] = dg.MetadataValue.json(json.loads(json.dumps(result.plan)))
+    return metadata
+
+
+def open_dead_letters(con, destination: str) -> int:
+    """Count a destination's unresolved dead letters.
+
+    Args:
+        con: Open warehouse connection.
+        destination: Destination name.
+
+    Returns:
+        The count; 0 when the table does not exist.
+    """
+    if not warehouse.table_exists(con, "sync", "dead_letters"):
+        return 0
+    return con.execute(
+        "SELECT count(*) FROM sync.dead_letters WHERE destination = ? AND resolved_at IS NULL", [destination]
+    ).fetchall()[0][0]
+
+
+def log_result(context, result: SyncResult) -> None:
+    """Log the run's counts and distinct error messages (never record values)."""
+    context.log.info(
+        f"{result.destination}{' (dry run)' if result.dry_run else ''}: {result.inserted} inserted, "
+        f"{result.updated} updated, {result.deleted} deleted, {result.unchanged} unchanged, "
+        f"{result.failed} failed ({result.retryable_failed} retried next run)"
+    )
+    for error in result.errors:
+        context.log.warning(f"sync error: {error}")
+    if result.aborted:
+        context.log.warning(f"sync stopped early: {result.aborted}")
 
 
 @dg.asset(
@@ -58,22 +138,31 @@ def crm_contact_fields(context: dg.AssetExecutionContext, cdp: CdpSettings) -> d
             "SELECT crm_contact_id AS contact_id, customer_id, health_score, health_tier, health_top_reason "
             "FROM marts.crm_contact_scores"
         ).df()
-        result = sync_sql_crm(scores, target, con, run_id=context.run_id)
-        _record_run(con, result, started_at)
-    context.log.info(
-        f"{result.destination}: {result.inserted} inserted, {result.updated} updated, "
-        f"{result.unchanged} unchanged, {result.failed} failed"
-    )
-    for error in result.errors:
-        context.log.warning(f"sync error: {error}")
-    return dg.MaterializeResult(
-        metadata={
-            "destination": result.destination,
-            "considered": result.considered,
-            "inserted": result.inserted,
-            "updated": result.updated,
-            "unchanged": result.unchanged,
-            "failed": result.failed,
-            "duration_s": round(result.duration_s, 2),
-        }
+        try:
+            result = sync_sql_crm(scores, target, con, run_id=context.run_id, policy=settings.sync_policy())
+        except CircuitBreakerOpen as exc:
+            raise dg.Failure(str(exc)) from None
+        record_run(con, result, started_at)
+        dead = open_dead_letters(con, result.destination)
+    log_result(context, result)
+    return dg.MaterializeResult(metadata=run_metadata(result, dead))
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["crm", "contact_health_fields"]),
+    name="crm_read_back",
+    description=f"Reads {READ_BACK_SAMPLE} synced contacts back from the CRM and compares them with what was confirmed.",
+    pool=WAREHOUSE_POOL,
+)
+def crm_read_back(context: dg.AssetCheckExecutionContext, cdp: CdpSettings) -> dg.AssetCheckResult:
+    """Sample confirmed records, read them from the CRM database, and report any field that differs."""
+    settings = cdp.load()
+    with warehouse.connect(settings.warehouse_path) as con:
+        checked, problems = read_back(SqlCrmDestination(settings.sync_target()), con, sample=READ_BACK_SAMPLE)
+    for problem in problems[:10]:
+        context.log.warning(problem)
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"checked": checked, "mismatches": len(problems)},
     )

@@ -19,6 +19,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from connectors import warehouse
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.resources import CdpSettings
 
@@ -85,3 +86,37 @@ def dbt_staging_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, c
 def dbt_mart_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, cdp: CdpSettings):
     """Golden profile, touchpoints, health, journey, audiences and the CRM sync feed."""
     yield from _build(context, dbt, cdp)
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["marts", "opportunity_stall_alerts"]),
+    name="no_new_stall_alerts",
+    description="Warns when deals crossed their stall limit on the as-of date (new since the last working day).",
+    pool=WAREHOUSE_POOL,
+)
+def no_new_stall_alerts(cdp: CdpSettings) -> dg.AssetCheckResult:
+    """Surface the stall alerts that are new today, so sales hear about them the day they happen.
+
+    Args:
+        cdp: Pipeline settings (the warehouse).
+
+    Returns:
+        A WARN-severity result listing the new alerts by opportunity id, stage and quiet working days.
+    """
+    with warehouse.connect(cdp.load().warehouse_path) as con:
+        rows = con.execute(
+            "SELECT crm_opportunity_id, stage, working_days_without_activity, stalled_on = as_of_date "
+            "FROM marts.opportunity_stall_alerts ORDER BY crm_opportunity_id"
+        ).fetchall()
+    new = [row for row in rows if row[3]]
+    table = ["| opportunity | stage | working days without activity |", "|---|---|---|"]
+    table += [f"| {opportunity} | {stage} | {days} |" for opportunity, stage, days, _ in new]
+    return dg.AssetCheckResult(
+        passed=not new,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "open_alerts": len(rows),
+            "new_alerts": len(new),
+            "new": dg.MetadataValue.md("\n".join(table)),
+        },
+    )

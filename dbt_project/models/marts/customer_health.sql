@@ -1,6 +1,6 @@
 {#- Health score per customer, built from the long customer_health_drivers model:
     score = 50 + sum of the rounded contributions, tier from var thresholds, and the three
-    components that moved the score most (ties: engagement_recency, email_engagement, nps, support). -#}
+    components that moved the score most (ties broken in the order of health_components()). -#}
 
 with drivers as (
     select * from {{ ref('customer_health_drivers') }}

@@ -101,6 +101,49 @@ components as (
                 || case when support_ticket_count = 1 then '' else 's' end
         end as driver_label
     from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'buying_signals' as component,
+        5 as component_order,
+        -- No signal is no news (neutral); signals lift the value up to 1 at health_buying_full_count.
+        case
+            when buying_signal_count = 0 then {{ no_data }}
+            else {{ no_data }} + (1 - {{ no_data }})
+                * least(1.0, buying_signal_count / {{ var('health_buying_full_count') }})
+        end as raw_value,
+        case
+            when buying_signal_count = 0 then 'No recent buying signals on the web'
+            else buying_signal_count || ' web buying signal'
+                || case when buying_signal_count = 1 then '' else 's' end
+                || ' (pricing, demo, downloads)'
+        end as driver_label
+    from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'account_team_contact' as component,
+        6 as component_order,
+        -- Only CRM customers have an account team; the target is touches per week over the window.
+        case
+            when not is_crm_customer then {{ no_data }}
+            else least(1.0, account_team_touches / (
+                {{ var('health_contact_target_per_week') }} * {{ var('health_contact_window_weeks') }}
+            ))
+        end as raw_value,
+        case
+            when not is_crm_customer then 'Not a CRM customer'
+            else account_team_touches || ' account-team touch'
+                || case when account_team_touches = 1 then '' else 'es' end
+                || ' in ' || {{ var('health_contact_window_weeks') }} || ' weeks'
+        end as driver_label
+    from signals
 ),
 
 valued as (

@@ -74,6 +74,36 @@ tickets as (
     where tickets.created_at < {{ as_of_end() }}
 ),
 
+buying as (
+    -- Web buying signals: views of the pricing or demo page, demo requests, content downloads.
+    select customer_id, count(*) as buying_signal_count
+    from touchpoints
+    where channel = 'web'
+        and occurred_at >= {{ as_of_date() }} - interval {{ var('health_buying_lookback_days') }} day
+        and (
+            event_type in ('demo_requested', 'content_downloaded')
+            or (event_type = 'page_view' and target_id in ('/pricing', '/demo'))
+        )
+    group by customer_id
+),
+
+crm_customers as (
+    -- Contacts the CRM marks as customers: the ones an account team is expected to look after.
+    select distinct customer_id
+    from {{ ref('int_crm_contacts__resolved') }}
+    where customer_id is not null and lifecycle_stage = 'customer'
+),
+
+account_team as (
+    -- Calls, meetings, emails and notes logged in the CRM in the contact window.
+    select customer_id, count(*) as account_team_touches
+    from touchpoints
+    where channel = 'sales'
+        and starts_with(event_type, 'sales_')
+        and occurred_at >= {{ as_of_end() }} - interval {{ 7 * var('health_contact_window_weeks') }} day
+    group by customer_id
+),
+
 support as (
     -- Recent tickets count; an old ticket that is still open counts as well.
     select
@@ -101,9 +131,15 @@ select
     coalesce(support.support_ticket_count, 0) as support_ticket_count,
     coalesce(support.open_ticket_count, 0) as open_ticket_count,
     coalesce(support.escalated_ticket_count, 0) as escalated_ticket_count,
-    support.avg_csat_score
+    support.avg_csat_score,
+    coalesce(buying.buying_signal_count, 0) as buying_signal_count,
+    crm_customers.customer_id is not null as is_crm_customer,
+    coalesce(account_team.account_team_touches, 0) as account_team_touches
 from customers
 left join engagement on customers.customer_id = engagement.customer_id
 left join email on customers.customer_id = email.customer_id
 left join nps on customers.customer_id = nps.customer_id
 left join support on customers.customer_id = support.customer_id
+left join buying on customers.customer_id = buying.customer_id
+left join crm_customers on customers.customer_id = crm_customers.customer_id
+left join account_team on customers.customer_id = account_team.customer_id

@@ -1,0 +1,90 @@
+"""Audience membership as HubSpot manual lists: add and remove only the difference."""
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from connectors.hubspot._client import MAX_BATCH, HubSpotClient
+from connectors.sync import SyncConfigError
+
+CONTACT_OBJECT_TYPE_ID = "0-1"
+
+
+@dataclass(frozen=True)
+class ListSyncResult:
+    """What one list sync did.
+
+    Attributes:
+        list_name: The HubSpot list name.
+        list_id: Its HubSpot id.
+        members: Audience members given.
+        matched: Members found as HubSpot contacts by e-mail.
+        added: Contacts added to the list.
+        removed: Contacts removed from the list.
+        unmatched: Members with no HubSpot contact (left out; counted, never logged by address).
+    """
+
+    list_name: str
+    list_id: str
+    members: int
+    matched: int
+    added: int
+    removed: int
+    unmatched: int
+
+
+def sync_list(client: HubSpotClient, list_name: str, members: pd.DataFrame) -> ListSyncResult:
+    """Make a manual HubSpot contact list hold exactly the audience's contacts.
+
+    Args:
+        client: The HubSpot client.
+        list_name: The list's name (created as a MANUAL contact list when missing).
+        members: One row per audience member with an ``email`` column (e.g. ``audiences.<name>``).
+
+    Returns:
+        The counts; only the difference with the list's current membership is sent.
+
+    Raises:
+        SyncConfigError: ``members`` has no ``email`` column.
+    """
+    if "email" not in members.columns:
+        raise SyncConfigError(
+            f"audience for list '{list_name}' has no email column; HubSpot lists match contacts by email"
+        )
+    emails = sorted({str(e).strip().lower() for e in members["email"].dropna() if str(e).strip()})
+    list_id = _list_id(client, list_name)
+    wanted: set[str] = set()
+    for start in range(0, len(emails), MAX_BATCH):
+        body = {
+            "idProperty": "email",
+            "properties": ["email"],
+            "inputs": [{"id": e} for e in emails[start : start + MAX_BATCH]],
+        }
+        response = client.batch("contacts", "read", body)
+        if response.status_code == 404:
+            continue
+        if response.status_code != 207:
+            client.checked(response)
+        wanted.update(str(r["id"]) for r in response.json().get("results", []))
+    current = {str(r["recordId"]) for r in client.paged(f"/crm/v3/lists/{list_id}/memberships", {})}
+    to_add, to_remove = sorted(wanted - current, key=int), sorted(current - wanted, key=int)
+    for action, ids in (("add", to_add), ("remove", to_remove)):
+        for start in range(0, len(ids), MAX_BATCH):
+            client.checked(
+                client.request(
+                    "PUT",
+                    f"/crm/v3/lists/{list_id}/memberships/{action}",
+                    json=ids[start : start + MAX_BATCH],
+                )
+            )
+    return ListSyncResult(
+        list_name, list_id, len(emails), len(wanted), len(to_add), len(to_remove), len(emails) - len(wanted)
+    )
+
+
+def _list_id(client: HubSpotClient, name: str) -> str:
+    response = client.request("GET", f"/crm/v3/lists/object-type-id/{CONTACT_OBJECT_TYPE_ID}/name/{name}")
+    if response.status_code == 404:
+        body = {"name": name, "objectTypeId": CONTACT_OBJECT_TYPE_ID, "processingType": "MANUAL"}
+        return str(client.checked(client.request("POST", "/crm/v3/lists", json=body))["list"]["listId"])
+    return str(client.checked(response)["list"]["listId"])

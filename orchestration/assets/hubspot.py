@@ -1,0 +1,182 @@
+"""HubSpot as a source (raw_hubspot.*) and a destination (hubspot/contacts, audience lists).
+
+Defined only when ``CDP_HUBSPOT_TOKEN`` is set, so the default graph has no HubSpot assets.
+The destination assets sit downstream of the marts, so the marts' blocking checks gate them.
+"""
+
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from connectors import warehouse
+from connectors.hubspot import HubSpotClient, HubSpotDestination, read_objects, sync_hubspot, sync_list
+from connectors.sync import CircuitBreakerOpen, read_back
+from orchestration.assets._metadata import table_metadata
+from orchestration.assets.activation import (
+    READ_BACK_SAMPLE,
+    log_result,
+    open_dead_letters,
+    record_run,
+    run_metadata,
+)
+from orchestration.assets.ingest import WAREHOUSE_POOL
+from orchestration.resources import CdpSettings
+
+SOURCE_PROPERTIES = {
+    "contacts": ("email", "firstname", "lastname", "phone", "company", "lifecyclestage", "hs_object_id"),
+    "companies": ("name", "domain", "industry", "numberofemployees", "hs_object_id"),
+}
+"""Properties read from HubSpot per object type into ``raw_hubspot.<type>``."""
+
+CONTACT_FEED_SQL = """
+    SELECT lower(dim.email) AS email, health.customer_id, health.health_score, health.health_tier,
+           health.health_top_reason AS health_drivers
+    FROM marts.customer_health AS health
+    JOIN marts.dim_customers AS dim USING (customer_id)
+    WHERE dim.email IS NOT NULL
+"""
+"""The HubSpot contact feed: one row per customer with an e-mail address, keyed by that address."""
+
+
+def hubspot_enabled() -> bool:
+    """Tell whether a HubSpot token is configured (the HubSpot assets exist only then)."""
+    return bool(os.environ.get("CDP_HUBSPOT_TOKEN", "").strip())
+
+
+def _source_asset(object_type: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["raw_hubspot", object_type],
+        group_name="raw_hubspot",
+        description=f"One row per HubSpot {object_type[:-1]} as read from the CRM v3 API (text values).",
+        kinds={"hubspot"},
+        pool=WAREHOUSE_POOL,
+    )
+    def _read(context: dg.AssetExecutionContext, cdp: CdpSettings) -> dg.MaterializeResult:
+        client = HubSpotClient()
+        try:
+            frame = read_objects(client, object_type, SOURCE_PROPERTIES[object_type])
+        finally:
+            client.close()
+        with warehouse.connect(cdp.load().warehouse_path) as con:
+            warehouse.replace_table(con, "raw_hubspot", object_type, frame)
+        context.log.info(f"raw_hubspot.{object_type}: {len(frame)} rows")
+        return dg.MaterializeResult(metadata=table_metadata(frame))
+
+    return _read
+
+
+@dg.asset(
+    key=["hubspot", "contacts"],
+    group_name="hubspot",
+    description=(
+        "One row per HubSpot contact matched by email: CDP customer id, health score, tier and drivers "
+        "as custom properties; only new or changed values are sent."
+    ),
+    deps=[["marts", "customer_health"], ["marts", "dim_customers"]],
+    kinds={"hubspot"},
+    pool=WAREHOUSE_POOL,
+)
+def hubspot_contacts(context: dg.AssetExecutionContext, cdp: CdpSettings) -> dg.MaterializeResult:
+    """Sync health fields onto HubSpot contacts through the sync engine."""
+    settings = cdp.load()
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    client = HubSpotClient()
+    try:
+        with warehouse.connect(settings.warehouse_path) as con:
+            feed = con.execute(CONTACT_FEED_SQL).df()
+            try:
+                result = sync_hubspot(feed, client, con, settings.sync_policy(), run_id=context.run_id)
+            except CircuitBreakerOpen as exc:
+                raise dg.Failure(str(exc)) from None
+            record_run(con, result, started_at)
+            dead = open_dead_letters(con, result.destination)
+    finally:
+        client.close()
+    log_result(context, result)
+    return dg.MaterializeResult(
+        metadata={**run_metadata(result, dead), "api_calls": sum(client.calls.values())}
+    )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["hubspot", "contacts"]),
+    name="hubspot_read_back",
+    description=f"Reads {READ_BACK_SAMPLE} synced contacts back from HubSpot and compares them with what was confirmed.",
+    pool=WAREHOUSE_POOL,
+)
+def hubspot_read_back(context: dg.AssetCheckExecutionContext, cdp: CdpSettings) -> dg.AssetCheckResult:
+    """Sample confirmed contacts, read them from HubSpot, and report any property that differs."""
+    client = HubSpotClient()
+    try:
+        with warehouse.connect(cdp.load().warehouse_path) as con:
+            checked, problems = read_back(HubSpotDestination(client), con, sample=READ_BACK_SAMPLE)
+    finally:
+        client.close()
+    for problem in problems[:10]:
+        context.log.warning(problem)
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"checked": checked, "mismatches": len(problems)},
+    )
+
+
+def audience_list_assets(audiences: Sequence[str]) -> list[dg.AssetsDefinition]:
+    """Build one asset per audience that mirrors ``audiences.<name>`` into a manual HubSpot list.
+
+    Args:
+        audiences: Audience table names in the ``audiences`` schema (columns include ``email``).
+
+    Returns:
+        Assets keyed ``["hubspot", "list_<name>"]``, each adding and removing only the difference.
+    """
+
+    def build(name: str) -> dg.AssetsDefinition:
+        @dg.asset(
+            key=["hubspot", f"list_{name}"],
+            group_name="hubspot",
+            description=f"One membership per contact of audience {name} in the HubSpot list 'CDP {name}'.",
+            deps=[["audiences", name]],
+            kinds={"hubspot"},
+            pool=WAREHOUSE_POOL,
+        )
+        def _list(context: dg.AssetExecutionContext, cdp: CdpSettings) -> dg.MaterializeResult:
+            with warehouse.connect(cdp.load().warehouse_path) as con:
+                members = warehouse.read_table(con, "audiences", name)
+            client = HubSpotClient()
+            try:
+                result = sync_list(client, f"CDP {name}", members)
+            finally:
+                client.close()
+            context.log.info(
+                f"list {result.list_name}: {result.added} added, {result.removed} removed, "
+                f"{result.unmatched} members without a HubSpot contact"
+            )
+            return dg.MaterializeResult(
+                metadata={
+                    "list_id": result.list_id,
+                    "members": result.members,
+                    "matched": result.matched,
+                    "added": result.added,
+                    "removed": result.removed,
+                    "unmatched": result.unmatched,
+                }
+            )
+
+        return _list
+
+    return [build(name) for name in audiences]
+
+
+def hubspot_assets() -> list[dg.AssetsDefinition]:
+    """The HubSpot source and destination assets, or none when no token is configured."""
+    if not hubspot_enabled():
+        return []
+    return [_source_asset("contacts"), _source_asset("companies"), hubspot_contacts]
+
+
+def hubspot_checks() -> list[dg.AssetChecksDefinition]:
+    """The HubSpot read-back check, or none when no token is configured."""
+    return [hubspot_read_back] if hubspot_enabled() else []

@@ -1,0 +1,87 @@
+"""Identity end to end: id history and trace, explanations, offline dashboards, manual training."""
+
+import re
+import shutil
+
+import duckdb
+from typer.testing import CliRunner
+
+from orchestration.cli import app
+
+
+def test_first_run_records_one_created_event_per_customer(wh):
+    history = wh("SELECT event, customer_id, records, reason FROM identity.customer_id_history")
+    clusters = wh("SELECT customer_id, count(*) AS n FROM identity.customer_clusters GROUP BY 1")
+    assert set(history["event"]) == {"created"}
+    assert sorted(history["customer_id"]) == sorted(clusters["customer_id"])
+    assert history["records"].sum() == clusters["n"].sum()
+
+
+def test_trace_reports_a_current_customer_and_refuses_an_unknown_id(wh):
+    customer_id = wh("SELECT min(customer_id) AS c FROM identity.customer_clusters")["c"].iloc[0]
+    result = CliRunner().invoke(app, ["identity", "trace", customer_id])
+    assert result.exit_code == 0, result.output
+    assert f"{customer_id} is now {customer_id}" in result.output
+    unknown = CliRunner().invoke(app, ["identity", "trace", "cus_0000000000000000"])
+    assert unknown.exit_code == 2
+    assert "never issued" in unknown.output
+
+
+def test_the_packaged_overrides_file_passes_the_check():
+    result = CliRunner().invoke(app, ["identity", "check-overrides"])
+    assert result.exit_code == 0, result.output
+    assert "overrides valid: 0 must_link, 0 cannot_link, 0 split" in result.output
+
+
+def test_every_record_is_explained_by_a_rule_a_model_score_or_standing_alone(wh):
+    explained = wh(
+        "SELECT e.rule, e.evidence, e.match_probability, e.customer_id = c.customer_id AS same_customer "
+        "FROM identity.customer_match_explanations e JOIN identity.customer_clusters c USING (record_id)"
+    )
+    records = wh("SELECT count(*) AS n FROM identity.customer_clusters")["n"].iloc[0]
+    assert len(explained) == records and explained["same_customer"].all()
+    model = explained[explained["rule"] == "model"]
+    assert len(model) > 0 and model["evidence"].str.contains("phone_tail|email_norm|first_name").all()
+    assert (model["match_probability"] >= 0.95).all()
+    assert {"same_email", "alone"} <= set(explained["rule"])
+
+
+def test_steward_dashboards_are_written_and_make_no_network_request(env, first_run):
+    reports = env["root"] / "reports" / "identity"
+    for name in ("comparison_viewer.html", "cluster_studio.html"):
+        html = (reports / name).read_text(encoding="utf-8")
+        assert len(html) > 100_000
+        assert not re.search(r"<(script|link)\b[^>]*(src|href)=[\"']https?://", html, re.IGNORECASE)
+
+
+def test_training_is_manual_and_writes_a_model_that_prediction_can_load(
+    env, first_run, tmp_path, monkeypatch
+):
+    import dagster as dg
+
+    import identity
+    from orchestration.assets.identity import person_model
+    from orchestration.definitions import defs
+    from orchestration.resources import CdpSettings
+
+    pipeline = defs.resolve_job_def("cdp_pipeline").asset_layer.executable_asset_keys
+    assert dg.AssetKey(["identity", "person_model"]) not in pipeline
+    assert dg.AssetKey(["identity", "customer_clusters"]) in pipeline
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(env["CDP_WAREHOUSE_PATH"], copy)
+    target = tmp_path / "person_model.json"
+    monkeypatch.setenv("CDP_WAREHOUSE_PATH", str(copy))
+    monkeypatch.setenv("CDP_IDENTITY_MODEL", str(target))
+    result = dg.materialize([person_model], resources={"cdp": CdpSettings()})
+    assert result.success
+    model = identity.load_model(target)
+    assert [c["output_column_name"] for c in model["comparisons"]] == [
+        "email_norm",
+        "phone_tail",
+        "first_name_canonical_last_name_norm",
+        "company_norm",
+    ]
+    with duckdb.connect(str(copy), read_only=True) as con:
+        records = con.execute("SELECT * FROM intermediate.int_person_records").df()
+    assert identity.resolve(records, model_path=target, overrides=[]).stats["customers"] < len(records)

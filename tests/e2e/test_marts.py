@@ -1,0 +1,134 @@
+"""Health, account roll-up, history and stall alerts on the shared sample run (read-only)."""
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from tests.e2e.conftest import AS_OF
+
+COMPONENTS = [
+    "engagement_recency",
+    "email_engagement",
+    "nps",
+    "support",
+    "buying_signals",
+    "account_team_contact",
+]
+
+
+def test_every_customer_has_six_components_adding_up_to_the_score(wh):
+    health = wh("SELECT * FROM marts.customer_health")
+    total = sum(health[f"{c}_contribution"].astype(float) for c in COMPONENTS)
+    assert ((50 + total).round(1) == health["health_score"].astype(float).round(1)).all()
+    counts = wh("SELECT customer_id, count(*) AS n FROM marts.customer_health_drivers GROUP BY 1")
+    assert (counts["n"] == len(COMPONENTS)).all()
+    # The new indicators move real customers' scores on the sample.
+    assert (health["buying_signals_contribution"] > 0).sum() > 0
+    assert (health["account_team_contact_contribution"] != 0).sum() > 0
+
+
+def test_top_drivers_are_the_largest_contributions(wh):
+    health = wh("SELECT * FROM marts.customer_health WHERE top_driver_1 IS NOT NULL")
+    for row in health.itertuples():
+        largest = max(abs(float(getattr(row, f"{c}_contribution"))) for c in COMPONENTS)
+        assert abs(float(row.top_driver_1_contribution)) == largest
+        assert float(getattr(row, f"{row.top_driver_1}_contribution")) == float(row.top_driver_1_contribution)
+
+
+def test_history_holds_todays_snapshot_once_per_customer(wh):
+    history = wh("SELECT * FROM marts.customer_health_history")
+    assert not history.duplicated(["customer_id", "as_of_date"]).any()
+    today = history[pd.to_datetime(history["as_of_date"]).dt.date == AS_OF]
+    health = wh("SELECT customer_id, health_score FROM marts.customer_health")
+    merged = health.merge(today[["customer_id", "health_score"]], on="customer_id", suffixes=("", "_history"))
+    assert len(merged) == len(health)
+    assert (merged["health_score"] == merged["health_score_history"]).all()
+
+
+def test_account_health_is_the_weighted_average_of_its_customers(wh):
+    accounts = wh("SELECT * FROM marts.account_health")
+    members = wh(
+        "SELECT m.account_id, h.health_score FROM identity.customer_accounts AS m "
+        "JOIN marts.customer_health AS h USING (customer_id)"
+    )
+    assert accounts["account_id"].is_unique
+    assert accounts["customer_count"].sum() == len(members)
+    scores = members.groupby("account_id")["health_score"].agg(["min", "max"])
+    merged = accounts.merge(scores, left_on="account_id", right_index=True)
+    # A weighted average lies between the lowest and highest member score.
+    assert (merged["account_health_score"] >= merged["min"].round(1)).all()
+    assert (merged["account_health_score"] <= merged["max"].round(1)).all()
+    single = merged[merged["customer_count"] == 1]
+    assert len(single) > 0
+    assert (single["account_health_score"] == single["min"]).all()
+
+
+def test_stall_alerts_match_an_independent_working_day_count(wh):
+    opportunities = wh("SELECT * FROM staging.stg_crm__opportunities WHERE NOT is_closed")
+    activities = wh("SELECT crm_account_id, crm_contact_id, occurred_at FROM staging.stg_crm__activities")
+    alerts = wh("SELECT * FROM marts.opportunity_stall_alerts").set_index("crm_opportunity_id")
+    limits = {"contract_review": 5}
+    expected = {}
+    for opp in opportunities.itertuples():
+        related = activities[
+            (
+                (activities["crm_account_id"] == opp.crm_account_id)
+                | (activities["crm_contact_id"] == opp.primary_crm_contact_id)
+            )
+            & (activities["occurred_at"] >= opp.stage_entered_at)
+            & (activities["occurred_at"].dt.date <= AS_OF)
+        ]
+        quiet = max([opp.stage_entered_at, *related["occurred_at"]]).date()
+        days = int(np.busday_count(quiet + timedelta(days=1), AS_OF + timedelta(days=1)))
+        if days > limits.get(opp.stage, 10):
+            expected[opp.crm_opportunity_id] = days
+    assert expected, "the sample should hold at least one stalled deal"
+    assert set(alerts.index) == set(expected)
+    for opportunity, days in expected.items():
+        assert alerts.loc[opportunity, "working_days_without_activity"] == days
+        assert pd.Timestamp(alerts.loc[opportunity, "stalled_on"]) <= pd.Timestamp(AS_OF)
+
+
+def test_stall_check_ran_and_summary_prints_health_and_alerts(first_run):
+    from orchestration.runner import summary
+
+    checks = {e.check_name: e for e in first_run.get_asset_check_evaluations()}
+    assert "no_new_stall_alerts" in checks
+    data = summary(first_run)
+    assert sum(data["health"].values()) > 0
+    assert sum(data["account_health"].values()) > 0
+    assert set(data["alerts"]) == {"customer_health_drop_alerts", "opportunity_stall_alerts"}
+    assert set(data["audiences"]) == {
+        "at_risk_customers",
+        "high_intent_pricing_visitors",
+        "renewal_in_60_days",
+        "detractors_to_call",
+    }
+
+
+def test_audience_members_and_exports_all_consented_per_the_raw_consent_log(env, wh, truth, tmp_path):
+    from connectors import audiences
+
+    consent = pd.read_csv(env["landing"] / "consent" / "consent_log.csv", dtype="string")
+    consent = consent[consent["purpose"] == "email_marketing"].sort_values("recorded_at")
+    consent["record_id"] = "consent:" + consent["consent_id"]
+    latest = consent.merge(truth[["record_id", "person_id"]], on="record_id").groupby("person_id").last()
+    granted = set(latest.index[latest["status"] == "granted"])
+    clusters = wh("SELECT record_id, customer_id FROM identity.customer_clusters").merge(
+        truth, on="record_id"
+    )
+    person_of = clusters.groupby("customer_id")["person_id"].agg(lambda s: s.mode()[0])
+    sizes = {}
+    for definition in audiences.load_audiences():
+        frame = wh(f"SELECT * FROM audiences.{definition.name}")
+        sizes[definition.name] = len(frame)
+        path = tmp_path / f"{definition.name}.csv"
+        audiences.export_members(frame, path, "csv", hashed=True)
+        exported = pd.read_csv(path)
+        assert list(exported["customer_id"]) == list(frame["customer_id"])
+        for customer_id in frame["customer_id"]:
+            assert person_of[customer_id] in granted, (definition.name, customer_id)
+    assert sum(sizes.values()) > 0
+    history = wh("SELECT audience, count(*) AS n FROM audiences.audience_membership_history GROUP BY 1")
+    assert set(history["audience"]) <= set(sizes)
