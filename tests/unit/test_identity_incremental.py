@@ -1,36 +1,12 @@
 """New records join the right existing customer without re-resolving the existing ones."""
 
-import pandas as pd
 import pytest
 
 import identity
 from identity._incremental import link_new_records
+from tests.unit._identity_records import person_records
 
-COLUMNS = [
-    "record_id",
-    "source",
-    "source_record_id",
-    "first_name",
-    "last_name",
-    "full_name",
-    "email",
-    "phone",
-]
-
-
-def _records(rows: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        [
-            (rid, rid.split(":")[0], rid.split(":")[1], first, last, None, email, phone)
-            for rid, first, last, email, phone in rows
-        ],
-        columns=COLUMNS,
-    ).astype("string")
-    frame["country"] = pd.Series("US", index=frame.index, dtype="string")
-    return frame
-
-
-EXISTING = _records(
+EXISTING = person_records(
     [
         ("crm_contacts:1", "Maria", "Lopez", "maria.lopez@acme.io", None),
         ("tickets:1", None, None, "maria.lopez@acme.io", None),
@@ -38,7 +14,7 @@ EXISTING = _records(
         ("crm_contacts:3", "Ann", "Short", "ann.short@initech.io", None),
     ]
 )
-NEW = _records(
+NEW = person_records(
     [
         ("lead_forms:9", "Tom", "Baker", "tb77@mailbox.org", "(415) 555-0199"),
         ("events:9", None, None, "tb77@mailbox.org", None),

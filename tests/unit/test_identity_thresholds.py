@@ -3,32 +3,9 @@
 import pandas as pd
 
 from identity import threshold_report
+from tests.unit._identity_records import person_records
 
-COLUMNS = [
-    "record_id",
-    "source",
-    "source_record_id",
-    "first_name",
-    "last_name",
-    "full_name",
-    "email",
-    "phone",
-]
-
-
-def _records(rows: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        [
-            (rid, rid.split(":")[0], rid.split(":")[1], first, last, None, email, phone)
-            for rid, first, last, email, phone in rows
-        ],
-        columns=COLUMNS,
-    ).astype("string")
-    frame["country"] = pd.Series("US", index=frame.index, dtype="string")
-    return frame
-
-
-RECORDS = _records(
+RECORDS = person_records(
     [
         ("crm_contacts:1", "Maria", "Lopez", "maria.lopez@acme.io", None),
         ("tickets:1", None, None, "maria.lopez@acme.io", None),
