@@ -2,7 +2,9 @@
 
 The public API is small:
 
-- ``resolve(records, previous=None)`` links records and assigns customer ids.
+- ``resolve(records, previous=None)`` links records and assigns customer ids (a full reconcile).
+- ``link_new_records(new, existing_normalised, clusters)`` links new records into the existing
+  customers; ``plan_run`` decides when that is safe and when a full reconcile must run.
 - ``train(records)`` re-estimates the saved Splink model (a reviewed change).
 - ``evaluate_clusters(predicted, truth)`` / ``evaluate_pairs(predicted, pairs)`` measure accuracy
   (pairwise, B-cubed, over-merge and split rates) against a ground truth or labelled pairs.
@@ -22,15 +24,19 @@ import pandas as pd
 from identity._accounts import AccountResolution, resolve_accounts
 from identity._evaluate import Evaluation, evaluate_clusters, evaluate_pairs
 from identity._ids import assign_customer_ids
-from identity._incremental import link_new_records
+from identity._incremental import IncrementalLinking, link_new_records
 from identity._model import DEFAULT_MODEL_PATH, load_model, score_pairs, write_dashboards
 from identity._model import train as _train_model
 from identity._normalise import normalise_records
 from identity._overrides import DEFAULT_OVERRIDES_PATH, Override, OverridesError, load_overrides
+from identity._runs import RunPlan, config_signature, fingerprints, plan_run
 from identity._steward import (
+    DEFAULT_MAX_CLUSTER_SIZE,
+    HISTORY_COLUMNS,
     STEWARD_RULE,
     cluster_with_overrides,
     crm_duplicates,
+    exclusive_values,
     history_events,
     match_explanations,
     trace_customer,
@@ -52,21 +58,28 @@ __all__ = [
     "AccountResolution",
     "DEFAULT_MODEL_PATH",
     "DEFAULT_OVERRIDES_PATH",
+    "DEFAULT_MAX_CLUSTER_SIZE",
     "DEFAULT_THRESHOLD",
     "Evaluation",
+    "HISTORY_COLUMNS",
+    "IncrementalLinking",
     "Override",
     "OverridesError",
     "RESOLVE_FIELDS",
     "Resolution",
+    "RunPlan",
     "ToolInputError",
     "ToolResult",
+    "config_signature",
     "crm_duplicates",
     "evaluate_clusters",
     "evaluate_pairs",
+    "fingerprints",
     "link_new_records",
     "load_overrides",
     "match_explanations",
     "normalise_records",
+    "plan_run",
     "read_mapping",
     "read_table_file",
     "resolve",
@@ -92,12 +105,15 @@ class Resolution:
         stats: Figures for run metadata (records, customers, links, carried-over ids ...).
         history: One row per customer id created, merged, split or reassigned by this run
             (``identity.customer_id_history`` layout).
+        normalised: The records' matching columns (``normalise_records``), kept so the next
+            incremental run need not recompute them.
     """
 
     clusters: pd.DataFrame
     links: pd.DataFrame
     stats: dict
     history: pd.DataFrame
+    normalised: pd.DataFrame
 
 
 def train(records: pd.DataFrame, out_path: str | Path = DEFAULT_MODEL_PATH) -> dict:
@@ -120,6 +136,7 @@ def resolve(
     threshold: float = DEFAULT_THRESHOLD,
     overrides: list[Override] | None = None,
     run_id: str = "adhoc",
+    max_cluster_size: int | None = DEFAULT_MAX_CLUSTER_SIZE,
 ) -> Resolution:
     """Link person records into customers and give each a persistent customer id.
 
@@ -131,6 +148,8 @@ def resolve(
         threshold: Minimum match probability for a model link.
         overrides: Steward decisions (``load_overrides()``); None reads the packaged overrides file.
         run_id: Names the run in the history rows.
+        max_cluster_size: Largest customer model links may build; larger ones split at their
+            weakest model links. None: no limit.
 
     Returns:
         Clusters, links, run figures and the id history of this run.
@@ -142,7 +161,9 @@ def resolve(
     with duckdb.connect() as con:
         candidates = score_pairs(con, normalised, load_model(model_path), threshold)
     overrides = load_overrides() if overrides is None else overrides
-    cluster_keys, links = cluster_with_overrides(normalised["record_id"], candidates, overrides)
+    cluster_keys, links = cluster_with_overrides(
+        normalised["record_id"], candidates, overrides, exclusive_values(normalised), max_cluster_size
+    )
     ids = assign_customer_ids(cluster_keys, previous)
 
     strongest = (
@@ -174,7 +195,7 @@ def resolve(
         "records_merged_share": float((clusters["cluster_size"] > 1).mean()) if len(clusters) else 0.0,
         "records_keeping_previous_id": int(carried.sum()),
         "records_seen_before": int(clusters["previous_customer_id"].notna().sum()),
-        "links_refused_by_overrides": len(candidates) - int((links["rule"] != STEWARD_RULE).sum()),
+        "links_refused_by_overrides_and_guards": len(candidates) - int((links["rule"] != STEWARD_RULE).sum()),
         "steward_decisions": len(overrides),
     }
     return Resolution(
@@ -182,4 +203,5 @@ def resolve(
         links=links,
         stats=stats,
         history=history_events(ids, overrides, run_id),
+        normalised=normalised,
     )

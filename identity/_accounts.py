@@ -321,8 +321,8 @@ def _prospect_groups(unattached: pd.DataFrame) -> pd.Series:
     """Group customers without a CRM account by shared work-email domain or company name."""
     keys = pd.concat(
         [
-            unattached.dropna(subset=["email_domain"]).assign(key="d:" + unattached["email_domain"]),
-            unattached.dropna(subset=["name_key"]).assign(key="n:" + unattached["name_key"]),
+            unattached.dropna(subset=["email_domain"]).assign(key=lambda f: "d:" + f["email_domain"]),
+            unattached.dropna(subset=["name_key"]).assign(key=lambda f: "n:" + f["name_key"]),
         ]
     )[["customer_id", "key"]].drop_duplicates()
     customers = sorted(keys["customer_id"].unique())

@@ -1,8 +1,8 @@
 """The Splink model: comparisons, blocking, training, and scoring of candidate pairs.
 
-Matching is hybrid. Deterministic rules (the same normalised email, the same CRM contact id) link
-records outright; Splink scores every other candidate pair from the comparisons below. The trained parameters live in
-``identity/models/person_model.json``, under version control, so match behaviour changes only
+Matching is hybrid. Deterministic rules (the same normalised email, the same personal phone number,
+the same CRM contact id) link records outright; Splink scores every other candidate pair from the
+comparisons below. The trained parameters live in ``identity/models/person_model.json``, under version control, so match behaviour changes only
 through a reviewed diff.
 """
 
@@ -22,6 +22,9 @@ DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "person_model.json"
 _REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.IGNORECASE)
 DETERMINISTIC_RULES = {
     "same_email": "l.email_norm = r.email_norm",
+    # The same number (last eight digits, so national and international forms agree) on a line
+    # no two differently named records share.
+    "same_phone": "l.phone_key = r.phone_key",
     # A lead form or event that carries the CRM contact id it came from is that contact.
     "same_crm_contact_id": "l.crm_contact_id = r.crm_contact_id",
 }

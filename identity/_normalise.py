@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
+from itertools import combinations
 
 import pandas as pd
 import phonenumbers
@@ -46,7 +47,15 @@ _LEGAL_SUFFIXES = {
     "srl",
     "the",
     "ab",
+    "aktiengesellschaft",
     "as",
+    "cv",
+    "de",
+    "gesellschaft",
+    "kabushiki",
+    "kaisha",
+    "limitada",
+    "ltda",
     "se",
     "group",
     "pvt",
@@ -221,8 +230,10 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         The model input: ``record_id, source, email_norm, email_local, email_domain, phone_e164,
-        phone_tail, first_name_norm, last_name_norm, first_name_canonical, company_norm,
-        crm_contact_id``.
+        phone_tail, phone_key, first_name_norm, last_name_norm, first_name_canonical, company_norm,
+        crm_contact_id``. ``phone_key`` is the phone tail of a line only one person uses: it is
+        null where two records holding that number carry names no one person has (a switchboard,
+        a shared desk phone), so the deterministic phone rule never joins colleagues.
     """
     frame = records.copy()
     for column in ("first_name", "last_name", "full_name", "email", "phone", "company_name", "country"):
@@ -250,4 +261,39 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     out["first_name_canonical"] = _on_unique(out["first_name_norm"], canonical_first_name)
     out["company_norm"] = _on_unique(frame["company_name"], normalise_company)
     out["crm_contact_id"] = frame.get("crm_contact_id", pd.Series(pd.NA, index=frame.index)).astype("Int64")
+    out["phone_key"] = personal_phone_key(out)
     return out
+
+
+def personal_phone_key(out: pd.DataFrame) -> pd.Series:
+    """Return the phone tail where every record holding it could name the same person.
+
+    Args:
+        out: Normalised records (``phone_tail``, ``first_name_canonical``, ``last_name_norm``).
+
+    Returns:
+        The ``phone_key`` column: the tail, or null on a line differently named records share.
+    """
+    tokens = (out["first_name_canonical"].fillna("") + " " + out["last_name_norm"].fillna("")).str.split()
+    names = pd.DataFrame({"tail": out["phone_tail"], "name": tokens.map(lambda t: " ".join(sorted(set(t))))})
+    names = names[names["tail"].notna() & (names["name"] != "")].drop_duplicates()
+    several = names[names["tail"].duplicated(keep=False)]
+    shared = {
+        tail
+        for tail, group in several.groupby("tail")["name"]
+        if not all(_same_person_names(a, b) for a, b in combinations(group, 2))
+    }
+    return out["phone_tail"].where(~out["phone_tail"].isin(shared)).astype("string")
+
+
+def _same_person_names(a: str, b: str) -> bool:
+    """Whether two names could be one person's: each word of the shorter starts or is started by one of the longer.
+
+    Covers a surname given alone, a truncated first name and swapped name order; two different first
+    names (a switchboard's callers) do not agree.
+    """
+    short, long = sorted((a.split(), b.split()), key=len)
+    return all(
+        any(x.startswith(y) or y.startswith(x) for y in long if min(len(x), len(y)) >= 3 or x == y)
+        for x in short
+    )

@@ -2,7 +2,8 @@
 
 Links are accepted strongest first (steward must-links, then deterministic rules, then model links
 by falling match probability). A link that would put two records a steward separated into one
-customer is refused, so the cluster breaks at its weakest link rather than at a strong one.
+customer, or two values a customer can hold only one of (guards), is refused, so the cluster breaks
+at its weakest link rather than at a strong one.
 """
 
 from datetime import UTC, datetime
@@ -12,11 +13,18 @@ import pandas as pd
 from identity._overrides import Override
 
 STEWARD_RULE = "steward_must_link"
+# A customer is one person: dozens of records is plausible (one per event source and form), more
+# than this through model links alone is a chain of look-alikes.
+DEFAULT_MAX_CLUSTER_SIZE = 50
 HISTORY_COLUMNS = ["run_id", "changed_at", "event", "customer_id", "related_customer_id", "records", "reason"]
 
 
 def cluster_with_overrides(
-    record_ids: pd.Series, links: pd.DataFrame, overrides: list[Override]
+    record_ids: pd.Series,
+    links: pd.DataFrame,
+    overrides: list[Override],
+    exclusive: pd.DataFrame | None = None,
+    max_cluster_size: int | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Group records into clusters through accepted links, honouring must-link, cannot-link and split.
 
@@ -25,6 +33,12 @@ def cluster_with_overrides(
         links: ``record_id_l, record_id_r, match_probability, match_weight, rule, evidence`` candidate links.
         overrides: Steward decisions (``load_overrides`` output); decisions naming records absent
             from this run are ignored.
+        exclusive: ``record_id, key, value`` rows: a customer holds at most one value per key, so a
+            link that would join two records with different values under one key is refused
+            (``exclusive_values`` builds the guards resolution uses).
+        max_cluster_size: A model link that would make a customer larger than this is refused, so
+            an over-large cluster splits at its weakest model links (rule and steward links are
+            never refused for size). None: no limit.
 
     Returns:
         The cluster key (a member record id) of each record, indexed by record id, and the accepted
@@ -32,17 +46,22 @@ def cluster_with_overrides(
     """
     present = set(record_ids.astype(str))
     parent = {r: r for r in present}
-    # Each root maps a cannot-link decision index to the one record of that decision it holds.
-    apart: dict[str, set[int]] = {r: set() for r in present}
+    # Each root maps a key to the one value its records hold: a cannot-link decision's key holds
+    # the member record, so two members never meet; guard keys hold e.g. a mailbox.
+    held: dict[str, dict[object, str]] = {r: {} for r in present}
     split_of: dict[str, int] = {}
     for i, override in enumerate(overrides):
         members = [r for r in override.records if r in present]
         if override.kind == "cannot_link":
             for r in members:
-                apart[r].add(i)
+                held[r][("cannot_link", i)] = r
         elif override.kind == "split":
             for r in members:
                 split_of[r] = i
+    if exclusive is not None:
+        for record, key, value in exclusive[["record_id", "key", "value"]].itertuples(index=False):
+            if str(record) in present:
+                held[str(record)][key] = str(value)
 
     def find(x: str) -> str:
         root = x
@@ -52,14 +71,27 @@ def cluster_with_overrides(
             parent[x], x = root, parent[x]
         return root
 
-    def union(a: str, b: str, forced: bool) -> bool:
+    def clash(a: dict[object, str], b: dict[object, str]) -> bool:
+        small, large = (a, b) if len(a) <= len(b) else (b, a)
+        return any(key in large and large[key] != value for key, value in small.items())
+
+    size = dict.fromkeys(present, 1)
+
+    def union(a: str, b: str, forced: bool, capped: bool = False) -> bool:
         ra, rb = find(a), find(b)
         if ra == rb:
             return True
-        if not forced and (apart[ra] & apart[rb] or split_of.get(a) != split_of.get(b)):
+        if not forced and (clash(held[ra], held[rb]) or split_of.get(a) != split_of.get(b)):
+            return False
+        if capped and size[ra] + size[rb] > max_cluster_size:
             return False
         parent[rb] = ra
-        apart[ra] |= apart.pop(rb)
+        size[ra] += size.pop(rb)
+        kept, absorbed = held[ra], held.pop(rb)
+        if len(kept) < len(absorbed):
+            kept, absorbed = absorbed, kept
+        kept.update(absorbed)
+        held[ra] = kept
         return True
 
     steward_rows = []
@@ -76,10 +108,14 @@ def cluster_with_overrides(
         ["_deterministic", "match_probability", "record_id_l", "record_id_r"],
         ascending=[False, False, True, True],
     )
+    capped = (ordered["rule"] == "model") & (max_cluster_size is not None)
     keep = [
-        union(left, right, forced=False)
-        for left, right in zip(
-            ordered["record_id_l"].astype(str), ordered["record_id_r"].astype(str), strict=True
+        union(left, right, forced=False, capped=cap)
+        for left, right, cap in zip(
+            ordered["record_id_l"].astype(str),
+            ordered["record_id_r"].astype(str),
+            capped,
+            strict=True,
         )
     ]
     accepted = ordered.loc[keep].drop(columns="_deterministic")
@@ -88,6 +124,50 @@ def cluster_with_overrides(
     accepted = accepted.sort_values(["record_id_l", "record_id_r"]).reset_index(drop=True)
     keys = pd.Series({r: find(r) for r in sorted(present)}, dtype="string").rename_axis("record_id")
     return keys, accepted
+
+
+# The same family in DuckDB SQL (``{column}`` is a normalised email column).
+MAILBOX_FAMILY_SQL = (
+    "regexp_replace(split_part({column}, '@', 1), '[0-9]+', '', 'g') || '@' || split_part({column}, '@', 2)"
+)
+
+
+def mailbox_family(emails: pd.Series) -> pd.Series:
+    """Return each address without the digits of its local part (``fli2@x.cn`` -> ``fli@x.cn``).
+
+    Args:
+        emails: Normalised addresses.
+
+    Returns:
+        The family each address belongs to.
+    """
+    return emails.str.replace(r"[0-9]+(?=[^@]*@)", "", regex=True)
+
+
+def exclusive_values(normalised: pd.DataFrame) -> pd.DataFrame:
+    """The guards every resolution applies, as ``cluster_with_overrides`` exclusive values.
+
+    Numbered mailboxes: addresses at one domain whose local parts differ only in digits
+    (``cheng.zhang@`` and ``cheng.zhang2@``, ``laura_tate@`` and ``laura_tate4@``) are issued to
+    different people, usually namesakes, so one customer holds at most one of them.
+
+    Args:
+        normalised: ``normalise_records`` output.
+
+    Returns:
+        ``record_id, key, value`` rows, only for mailbox families with more than one address.
+    """
+    emails = normalised[["record_id", "email_norm"]].dropna()
+    family = mailbox_family(emails["email_norm"])
+    counts = emails.groupby(family)["email_norm"].transform("nunique")
+    several = emails[counts > 1]
+    return pd.DataFrame(
+        {
+            "record_id": several["record_id"].astype(str),
+            "key": "mailbox:" + family[counts > 1],
+            "value": several["email_norm"],
+        }
+    )
 
 
 def _reason(records: set[str], overrides: list[Override]) -> str:

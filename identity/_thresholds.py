@@ -13,7 +13,7 @@ import pandas as pd
 
 from identity._model import DEFAULT_MODEL_PATH, load_model, score_pairs
 from identity._normalise import normalise_records
-from identity._steward import cluster_with_overrides
+from identity._steward import DEFAULT_MAX_CLUSTER_SIZE, cluster_with_overrides, exclusive_values
 
 DEFAULT_CANDIDATES = (0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999)
 
@@ -32,6 +32,7 @@ def threshold_report(
     model_path: str | Path = DEFAULT_MODEL_PATH,
     candidates: tuple[float, ...] = DEFAULT_CANDIDATES,
     min_precision: float = 0.999,
+    max_cluster_size: int | None = DEFAULT_MAX_CLUSTER_SIZE,
 ) -> dict:
     """Measure pairwise precision and recall of the customers at each candidate threshold.
 
@@ -42,6 +43,7 @@ def threshold_report(
         candidates: Thresholds to try.
         min_precision: The chosen threshold is the one with the best recall among those reaching
             this precision (the best F1 if none does).
+        max_cluster_size: The size limit resolution applies (``CDP_IDENTITY_MAX_CLUSTER_SIZE``).
 
     Returns:
         ``{"blocking_recall_ceiling", "true_pairs", "thresholds": [{threshold, precision, recall,
@@ -55,10 +57,11 @@ def threshold_report(
         scored = score_pairs(con, normalised, load_model(model_path), threshold=0.0)
     true_pairs = _pairs(truth[truth.index.isin(labelled["record_id"])])
     generated = set(zip(scored["record_id_l"].astype(str), scored["record_id_r"].astype(str), strict=True))
+    guards = exclusive_values(normalised)
     rows = []
     for threshold in candidates:
         links = scored[(scored["rule"] != "model") | (scored["match_probability"] >= threshold)]
-        keys, _ = cluster_with_overrides(normalised["record_id"], links, [])
+        keys, _ = cluster_with_overrides(normalised["record_id"], links, [], guards, max_cluster_size)
         predicted = _pairs(keys)
         hits = len(predicted & true_pairs)
         precision = hits / len(predicted) if predicted else 1.0

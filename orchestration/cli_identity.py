@@ -244,5 +244,6 @@ def identity_thresholds(
         labels[truth_column],
         model_path=settings.identity_model or identity.DEFAULT_MODEL_PATH,
         min_precision=min_precision,
+        max_cluster_size=settings.identity_max_cluster_size,
     )
     sys.stdout.write(json.dumps(report, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""The pipeline job and its schedule."""
+"""The pipeline job and its schedules."""
 
 import dagster as dg
 
@@ -15,4 +15,16 @@ daily_refresh = dg.ScheduleDefinition(
     cron_schedule="0 5 * * *",
     execution_timezone="UTC",
     description="Full refresh every morning before sales opens the CRM.",
+)
+
+identity_full_reconcile = dg.ScheduleDefinition(
+    name="identity_full_reconcile",
+    job=cdp_pipeline,
+    cron_schedule="0 3 * * 0",
+    execution_timezone="UTC",
+    tags={"cdp/identity_mode": "full"},
+    description=(
+        "Sunday night: the whole pipeline with identity re-resolving every record, so the week's "
+        "incremental links are checked against a full clustering (customer ids carried by overlap)."
+    ),
 )

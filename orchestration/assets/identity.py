@@ -1,5 +1,7 @@
 """Identity layer: person records resolved into customers with persistent ids."""
 
+import time
+
 import dagster as dg
 import pandas as pd
 
@@ -9,101 +11,167 @@ from orchestration.assets._metadata import table_metadata
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.resources import CdpSettings
 
+# A run tag that forces a full reconcile for one run (the weekly schedule sets it).
+IDENTITY_MODE_TAG = "cdp/identity_mode"
+
+
+def _identity_table(name: str, description: str, *kinds: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=["identity", name],
+        group_name="identity",
+        description=description,
+        deps=[["intermediate", "int_person_records"]],
+        kinds={*kinds, "duckdb"},
+    )
+
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            key=["identity", "customer_clusters"],
-            group_name="identity",
-            description="One row per source person record, with the persistent customer_id it resolved to.",
-            deps=[["intermediate", "int_person_records"]],
-            kinds={"splink", "duckdb"},
+        _identity_table(
+            "customer_clusters",
+            "One row per source person record, with the persistent customer_id it resolved to.",
+            "splink",
         ),
-        dg.AssetSpec(
-            key=["identity", "customer_links"],
-            group_name="identity",
-            description="One row per accepted link between two person records (rule or match probability).",
-            deps=[["intermediate", "int_person_records"]],
-            kinds={"splink", "duckdb"},
+        _identity_table(
+            "customer_links",
+            "One row per accepted link between two person records (rule or match probability).",
+            "splink",
         ),
-        dg.AssetSpec(
-            key=["identity", "customer_id_history"],
-            group_name="identity",
-            description="One row per customer id created, merged, split or reassigned, with run, time and reason.",
-            deps=[["intermediate", "int_person_records"]],
-            kinds={"duckdb"},
+        _identity_table(
+            "customer_id_history",
+            "One row per customer id created, merged, split or reassigned, with run, time and reason.",
         ),
-        dg.AssetSpec(
-            key=["identity", "customer_match_explanations"],
-            group_name="identity",
-            description="One row per source person record: the rule or match weight and comparison levels that joined it.",
-            deps=[["intermediate", "int_person_records"]],
-            kinds={"duckdb"},
+        _identity_table(
+            "customer_match_explanations",
+            "One row per source person record: the rule or match weight and comparison levels that joined it.",
         ),
-        dg.AssetSpec(
-            key=["identity", "crm_duplicate_contacts"],
-            group_name="identity",
-            description="One row per CRM contact whose customer holds more than one CRM contact (for the CRM owner).",
-            deps=[["intermediate", "int_person_records"]],
-            kinds={"duckdb"},
+        _identity_table(
+            "crm_duplicate_contacts",
+            "One row per CRM contact whose customer holds more than one CRM contact (for the CRM owner).",
+        ),
+        _identity_table(
+            "person_match_keys",
+            "One row per source person record: the normalised values the matching compares and a "
+            "fingerprint of its source values (the cache incremental runs link new records against).",
+        ),
+        _identity_table(
+            "resolution_runs",
+            "One row per identity run: full reconcile, incremental or unchanged, why, the record "
+            "counts and the configuration digest it used.",
         ),
     ],
     pool=WAREHOUSE_POOL,
 )
 def customer_identity(context: dg.AssetExecutionContext, cdp: CdpSettings):
-    """Link person records with the saved model and steward overrides; carry customer ids over from the last run."""
+    """Link person records with the saved model and steward overrides: only new records when that is
+    safe, otherwise a full reconcile that carries customer ids over from the last run."""
     settings = cdp.load()
+    started = time.perf_counter()
+    model_path = settings.identity_model or identity.DEFAULT_MODEL_PATH
+    overrides_path = settings.identity_overrides or identity.DEFAULT_OVERRIDES_PATH
     overrides = identity.load_overrides(settings.identity_overrides)
+    signature = identity.config_signature(
+        model_path, overrides_path, settings.identity_threshold, settings.identity_max_cluster_size
+    )
+    requested = context.run.tags.get(IDENTITY_MODE_TAG, settings.identity_mode)
     with warehouse.connect(settings.warehouse_path) as con:
         records = warehouse.read_table(con, "intermediate", "int_person_records")
-        previous = None
-        if warehouse.table_exists(con, "identity", "customer_clusters"):
-            previous = con.execute("SELECT record_id, customer_id FROM identity.customer_clusters").df()
-        resolution = identity.resolve(
-            records,
-            previous=previous,
-            model_path=settings.identity_model or identity.DEFAULT_MODEL_PATH,
-            threshold=settings.identity_threshold,
-            overrides=overrides,
-            run_id=context.run_id,
+        current = identity.fingerprints(records)
+        previous_keys, previous_signature = _previous_run(con)
+        plan = identity.plan_run(
+            current,
+            None if previous_keys is None else previous_keys.set_index("record_id")["fingerprint"],
+            signature,
+            previous_signature,
+            requested,
+            settings.identity_incremental_max_share,
         )
-        history = resolution.history
+        context.log.info(f"identity run: {plan.mode} ({plan.reason})")
+        if plan.mode == "full":
+            previous = None
+            if warehouse.table_exists(con, "identity", "customer_clusters"):
+                previous = con.execute("SELECT record_id, customer_id FROM identity.customer_clusters").df()
+            resolution = identity.resolve(
+                records,
+                previous=previous,
+                model_path=model_path,
+                threshold=settings.identity_threshold,
+                overrides=overrides,
+                run_id=context.run_id,
+                max_cluster_size=settings.identity_max_cluster_size,
+            )
+            clusters, links, changes, stats = (
+                resolution.clusters,
+                resolution.links,
+                resolution.history,
+                resolution.stats,
+            )
+            keys = resolution.normalised
+        elif plan.mode == "incremental":
+            clusters = warehouse.read_table(con, "identity", "customer_clusters")
+            linked = identity.link_new_records(
+                records[records["record_id"].isin(plan.new)],
+                previous_keys.drop(columns="fingerprint"),
+                clusters,
+                model_path=model_path,
+                threshold=settings.identity_threshold,
+                overrides=overrides,
+                run_id=context.run_id,
+            )
+            clusters, changes, stats = linked.clusters, linked.history, linked.stats
+            links = pd.concat([warehouse.read_table(con, "identity", "customer_links"), linked.links])
+            keys = pd.concat(
+                [previous_keys.drop(columns="fingerprint"), linked.normalised], ignore_index=True
+            )
+        else:
+            clusters = warehouse.read_table(con, "identity", "customer_clusters")
+            links = warehouse.read_table(con, "identity", "customer_links")
+            changes, stats, keys = pd.DataFrame(columns=identity.HISTORY_COLUMNS), {}, None
+        stats = {
+            "records": len(clusters),
+            "customers": int(clusters["customer_id"].nunique()),
+            **stats,
+            "identity_run_mode": plan.mode,
+            "identity_run_reason": plan.reason,
+        }
+        history = changes
         if warehouse.table_exists(con, "identity", "customer_id_history"):
             earlier = warehouse.read_table(con, "identity", "customer_id_history")
-            history = pd.concat([earlier, history], ignore_index=True) if len(history) else earlier
-        warehouse.replace_table(con, "identity", "customer_clusters", resolution.clusters)
-        warehouse.replace_table(con, "identity", "customer_links", resolution.links)
-        warehouse.replace_table(con, "identity", "customer_id_history", history)
-        duplicates = identity.crm_duplicates(resolution.clusters)
-        explanations = identity.match_explanations(resolution.clusters, resolution.links)
+            history = pd.concat([earlier, changes], ignore_index=True) if len(changes) else earlier
+        if keys is not None:
+            keys = keys.assign(fingerprint=keys["record_id"].astype(str).map(current).astype("string"))
+            warehouse.replace_table(con, "identity", "customer_clusters", clusters)
+            warehouse.replace_table(con, "identity", "customer_links", links)
+            warehouse.replace_table(con, "identity", "customer_id_history", history)
+            warehouse.replace_table(con, "identity", "person_match_keys", keys)
+        duplicates = identity.crm_duplicates(clusters)
+        explanations = identity.match_explanations(clusters, links)
         warehouse.replace_table(con, "identity", "customer_match_explanations", explanations)
         warehouse.replace_table(con, "identity", "crm_duplicate_contacts", duplicates)
-    reports = identity.write_dashboards(
-        records,
-        resolution.clusters,
-        settings.warehouse_path.parent / "reports" / "identity",
-        model_path=settings.identity_model or identity.DEFAULT_MODEL_PATH,
-        threshold=settings.identity_threshold,
-    )
-    stats = resolution.stats
-    context.log.info(
-        f"{stats['records']} records → {stats['customers']} customers; "
-        f"{stats['records_keeping_previous_id']} of {stats['records_seen_before']} known records kept their id"
-    )
+        runs = _record_run(con, context.run_id, plan, signature, len(records), time.perf_counter() - started)
+    # The dashboards re-score every pair: a full run's job; incremental runs keep the last ones.
+    reports = []
+    if plan.mode == "full":
+        reports = identity.write_dashboards(
+            records,
+            clusters,
+            settings.warehouse_path.parent / "reports" / "identity",
+            model_path=model_path,
+            threshold=settings.identity_threshold,
+        )
+    context.log.info(f"{stats['records']} records → {stats['customers']} customers")
     yield dg.MaterializeResult(
         asset_key=["identity", "customer_clusters"],
         metadata={
-            **table_metadata(resolution.clusters),
+            **table_metadata(clusters),
             **stats,
             **{page.stem: dg.MetadataValue.path(str(page)) for page in reports},
         },
     )
-    yield dg.MaterializeResult(
-        asset_key=["identity", "customer_links"], metadata=table_metadata(resolution.links)
-    )
+    yield dg.MaterializeResult(asset_key=["identity", "customer_links"], metadata=table_metadata(links))
     yield dg.MaterializeResult(
         asset_key=["identity", "customer_id_history"],
-        metadata={**table_metadata(history), "changes_this_run": len(resolution.history)},
+        metadata={**table_metadata(history), "changes_this_run": len(changes)},
     )
     yield dg.MaterializeResult(
         asset_key=["identity", "customer_match_explanations"], metadata=table_metadata(explanations)
@@ -111,6 +179,51 @@ def customer_identity(context: dg.AssetExecutionContext, cdp: CdpSettings):
     yield dg.MaterializeResult(
         asset_key=["identity", "crm_duplicate_contacts"], metadata=table_metadata(duplicates)
     )
+    yield dg.MaterializeResult(
+        asset_key=["identity", "person_match_keys"],
+        metadata={"row_count": dg.MetadataValue.int(len(current)), "recomputed": plan.mode == "full"},
+    )
+    yield dg.MaterializeResult(asset_key=["identity", "resolution_runs"], metadata=table_metadata(runs))
+
+
+def _previous_run(con) -> tuple[pd.DataFrame | None, str | None]:
+    """The last run's match keys (with fingerprints) and configuration digest, if there was a run."""
+    if not (
+        warehouse.table_exists(con, "identity", "person_match_keys")
+        and warehouse.table_exists(con, "identity", "resolution_runs")
+        and warehouse.table_exists(con, "identity", "customer_clusters")
+    ):
+        return None, None
+    last = con.execute(
+        "SELECT config_signature FROM identity.resolution_runs ORDER BY finished_at DESC LIMIT 1"
+    ).fetchall()
+    if not last:
+        return None, None
+    return warehouse.read_table(con, "identity", "person_match_keys"), last[0][0]
+
+
+def _record_run(con, run_id: str, plan: identity.RunPlan, signature: str, records: int, seconds: float):
+    """Append this run to ``identity.resolution_runs`` and return the whole table."""
+    row = pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "finished_at": pd.Timestamp.now("UTC").tz_localize(None).floor("us"),
+                "mode": plan.mode,
+                "reason": plan.reason,
+                "records": records,
+                "new_records": len(plan.new),
+                "changed_records": len(plan.changed),
+                "removed_records": len(plan.removed),
+                "seconds": round(seconds, 2),
+                "config_signature": signature,
+            }
+        ]
+    )
+    if warehouse.table_exists(con, "identity", "resolution_runs"):
+        row = pd.concat([warehouse.read_table(con, "identity", "resolution_runs"), row], ignore_index=True)
+    warehouse.replace_table(con, "identity", "resolution_runs", row)
+    return row
 
 
 @dg.asset(

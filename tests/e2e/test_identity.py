@@ -85,3 +85,53 @@ def test_training_is_manual_and_writes_a_model_that_prediction_can_load(
     with duckdb.connect(str(copy), read_only=True) as con:
         records = con.execute("SELECT * FROM intermediate.int_person_records").df()
     assert identity.resolve(records, model_path=target, overrides=[]).stats["customers"] < len(records)
+
+
+def test_new_records_are_linked_incrementally_and_the_weekly_reconcile_keeps_every_id(
+    env, first_run, tmp_path, monkeypatch
+):
+    import dagster as dg
+
+    from orchestration.assets.identity import IDENTITY_MODE_TAG, customer_identity
+    from orchestration.resources import CdpSettings
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(env["CDP_WAREHOUSE_PATH"], copy)
+    monkeypatch.setenv("CDP_WAREHOUSE_PATH", str(copy))
+    with duckdb.connect(str(copy)) as con:
+        known = con.execute(
+            "SELECT r.email, c.customer_id FROM intermediate.int_person_records r "
+            "JOIN identity.customer_clusters c USING (record_id) "
+            "WHERE r.source = 'crm_contacts' AND r.email IS NOT NULL ORDER BY r.record_id LIMIT 1"
+        ).fetchone()
+        before = con.execute("SELECT record_id, customer_id FROM identity.customer_clusters").df()
+        con.execute(
+            "INSERT INTO intermediate.int_person_records BY NAME "
+            "SELECT 'lead_forms:inc-1' AS record_id, 'lead_forms' AS source, 'inc-1' AS source_record_id, "
+            "upper(?) AS email "
+            "UNION ALL SELECT 'lead_forms:inc-2', 'lead_forms', 'inc-2', 'quinn.stranger@nowhere-new.io'",
+            [known[0]],
+        )
+
+    def run(tags: dict | None = None) -> dict:
+        result = dg.materialize([customer_identity], resources={"cdp": CdpSettings()}, tags=tags)
+        assert result.success
+        with duckdb.connect(str(copy), read_only=True) as con:
+            last = con.execute(
+                "SELECT mode, new_records FROM identity.resolution_runs ORDER BY finished_at DESC LIMIT 1"
+            ).fetchone()
+            now = con.execute("SELECT record_id, customer_id FROM identity.customer_clusters").df()
+        return {"mode": last[0], "new": last[1], "customer": now.set_index("record_id")["customer_id"]}
+
+    incremental = run()
+    assert (incremental["mode"], incremental["new"]) == ("incremental", 2)
+    assert incremental["customer"]["lead_forms:inc-1"] == known[1]
+    assert incremental["customer"]["lead_forms:inc-2"] not in set(before["customer_id"])
+    kept = incremental["customer"][before["record_id"]].to_numpy() == before["customer_id"].to_numpy()
+    assert kept.all()
+
+    assert run()["mode"] == "unchanged"
+
+    reconciled = run({IDENTITY_MODE_TAG: "full"})
+    assert reconciled["mode"] == "full"
+    assert (reconciled["customer"][incremental["customer"].index] == incremental["customer"]).all()

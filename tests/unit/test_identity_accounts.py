@@ -163,3 +163,21 @@ def test_merged_accounts_keep_the_id_of_the_larger_previous_account():
 
     assert attached.loc["cus_bob", "account_id"] == "acc_000000000000000b"
     assert "acc_000000000000000a" not in set(result.accounts["account_id"])
+
+
+def test_prospects_group_by_domain_when_no_unattached_customer_names_a_company():
+    records = pd.DataFrame(
+        [
+            ("lead_forms:6", "gina@newco.io", None, None, None),
+            ("lead_forms:11", "max@newco.io", None, None, None),
+        ],
+        columns=["record_id", "email", "company_name", "country", "crm_contact_id"],
+    )
+    records["crm_contact_id"] = records["crm_contact_id"].astype("Int64")
+    clusters = pd.DataFrame(
+        {"record_id": ["lead_forms:6", "lead_forms:11"], "customer_id": ["cus_gina", "cus_max"]}
+    )
+    result = resolve_accounts(records, clusters, CRM_ACCOUNTS, CRM_CONTACTS)
+    attached = result.customer_accounts.set_index("customer_id")
+    assert attached.loc["cus_gina", "account_id"] == attached.loc["cus_max", "account_id"]
+    assert result.stats["prospect_accounts"] == 1

@@ -94,10 +94,67 @@ def test_explanations_name_the_rule_or_the_comparison_levels_that_joined_each_re
     assert explained.loc["tickets:N2", "rule"] == "same_email"
     assert explained.loc["tickets:N2", "linked_to"] == "crm_contacts:20"
     lead = explained.loc["lead_forms:N1"]
-    assert lead["rule"] == "model" and lead["match_probability"] >= 0.95
+    # The same number in national and international form: the phone rule, with the model's view beside it.
+    assert lead["rule"] == "same_phone"
     assert "Exact match on phone_tail" in lead["evidence"]
     assert "(Exact match on first_name_canonical) AND (Exact match on last_name_norm)" in lead["evidence"]
     assert explained.loc["tickets:Z9", "rule"] == "alone" and pd.isna(
         explained.loc["tickets:Z9", "linked_to"]
     )
     assert explained["customer_id"].nunique() == 2
+
+
+def test_a_phone_joins_one_person_across_formats_but_never_the_callers_of_a_switchboard():
+    records = _records(
+        [
+            # One person's mobile, written in international and national form.
+            ("crm_contacts", "30", "Ines", "Valle", "ines.valle@acme.io", "+1 415 555 0177", 30),
+            ("lead_forms", "H1", "Valle", None, None, "(415) 555-0177", None),
+            # Reception's number, given by two colleagues and by a caller who left no name.
+            ("crm_contacts", "31", "Omar", "Baird", "omar.baird@initech.io", "+1 212 555 0100", 31),
+            ("crm_contacts", "32", "Lena", "Cruz", "lena.cruz@initech.io", "(212) 555-0100", 32),
+            ("lead_forms", "H2", None, None, None, "212-555-0100", None),
+        ]
+    )
+    resolution = identity.resolve(records, overrides=[])
+    customer = _customer_of(resolution)
+    assert customer["lead_forms:H1"] == customer["crm_contacts:30"]
+    rules = resolution.links.set_index(["record_id_l", "record_id_r"])["rule"]
+    assert rules[("crm_contacts:30", "lead_forms:H1")] == "same_phone"
+    assert len({customer["crm_contacts:31"], customer["crm_contacts:32"], customer["lead_forms:H2"]}) == 3
+
+
+def test_numbered_mailboxes_at_one_domain_stay_two_namesakes_even_when_the_model_would_join_them():
+    records = _records(
+        [
+            ("crm_contacts", "40", "Feng", "Li", "fli@huangshi.cn", None, 40),
+            ("crm_contacts", "41", "Feng", "Li", "fli2@huangshi.cn", None, 41),
+            ("events", "E1", "Feng", "Li", "fli@huangshi.cn", None, None),
+            ("events", "E2", "Feng", "Li", "fli2@huangshi.cn", None, None),
+        ]
+    )
+    records["company_name"] = "Huangshi Media Co., Ltd."
+    resolution = identity.resolve(records, overrides=[])
+    customer = _customer_of(resolution)
+    assert customer["events:E1"] == customer["crm_contacts:40"]
+    assert customer["events:E2"] == customer["crm_contacts:41"]
+    assert customer["crm_contacts:40"] != customer["crm_contacts:41"]
+    assert resolution.stats["links_refused_by_overrides_and_guards"] > 0
+
+
+def test_an_over_large_customer_splits_at_its_weakest_model_links():
+    records = _records(
+        [
+            ("crm_contacts", "50", "Thomas", "Baker", "tom.baker@globex.io", None, None),
+            ("lead_forms", "51", "Thomas", "Baker", "tbaker@mailbox.org", None, None),
+            ("events", "52", "Thomaz", "Baker", "t.b@post.io", None, None),
+        ]
+    )
+    records["company_name"] = "Globex"
+    unlimited = _customer_of(identity.resolve(records, overrides=[], max_cluster_size=None))
+    assert len(set(unlimited.values())) == 1
+    capped = identity.resolve(records, overrides=[], max_cluster_size=2)
+    customer = _customer_of(capped)
+    # The exact-name pair (0.968) is stronger than the typo'd name's links (0.967): the typo goes.
+    assert customer["crm_contacts:50"] == customer["lead_forms:51"] != customer["events:52"]
+    assert capped.clusters["cluster_size"].max() == 2
