@@ -21,11 +21,15 @@ class CrmTable:
         name: Table name in the CRM database.
         key: Its primary-key column.
         description: The grain, for the asset description.
+        optional_columns: For a table a CRM may not have, its columns and pandas dtypes: a missing
+            table is then read as empty (the marts fall back to what other tables say) instead of
+            stopping the run. None: the table is required.
     """
 
     name: str
     key: str
     description: str
+    optional_columns: tuple[tuple[str, str], ...] | None = None
 
 
 CRM_TABLES: tuple[CrmTable, ...] = (
@@ -34,6 +38,19 @@ CRM_TABLES: tuple[CrmTable, ...] = (
     CrmTable("contacts", "contact_id", "One row per CRM contact record (may include CRM duplicates)."),
     CrmTable("opportunities", "opportunity_id", "One row per CRM opportunity (deal)."),
     CrmTable("activities", "activity_id", "One row per logged CRM activity (call, meeting, note, email)."),
+    CrmTable(
+        "contact_history",
+        "history_id",
+        "One row per change of a tracked CRM contact field (lifecycle stage, title), oldest first.",
+        optional_columns=(
+            ("history_id", "int64"),
+            ("contact_id", "int64"),
+            ("field", "string"),
+            ("old_value", "string"),
+            ("new_value", "string"),
+            ("changed_at", "datetime64[us]"),
+        ),
+    ),
 )
 
 
@@ -65,10 +82,11 @@ def read_crm_table(
         schema: Database schema holding the CRM tables, if not the default one.
 
     Returns:
-        The rows, with ``*_at`` columns as timestamps and ``*_date`` columns as dates.
+        The rows, with ``*_at`` columns as timestamps and ``*_date`` columns as dates. An optional
+        table the CRM lacks comes back empty, with ``attrs["missing_in_crm"]`` set.
 
     Raises:
-        CrmSourceError: The CRM cannot be reached, or the table or its key column is missing.
+        CrmSourceError: The CRM cannot be reached, or a required table or its key column is missing.
     """
     engine = sa.create_engine(url)
     try:
@@ -79,6 +97,10 @@ def read_crm_table(
                 f"cannot read the CRM at {safe_url(url)}: {exc.orig}; check CDP_CRM_URL and that the server is up"
             ) from None
         except NoSuchTableError:
+            if table.optional_columns is not None:
+                empty = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in table.optional_columns})
+                empty.attrs["missing_in_crm"] = True
+                return empty
             where = f"schema '{schema}'" if schema else "the default schema"
             raise CrmSourceError(
                 f"CRM table '{table.name}' not found in {where} of {safe_url(url)}; create it (or a view "

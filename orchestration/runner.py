@@ -15,7 +15,9 @@ SUMMARY_SCHEMAS = (
     "raw_marketing",
     "raw_service",
     "raw_consent",
+    "raw_hubspot",
     "quarantine",
+    "quality",
     "intermediate",
     "identity",
     "marts",
@@ -114,7 +116,8 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
 
     Returns:
         Tables and row counts, identity accuracy (when the landing folder has a ground truth),
-        health tiers, audience sizes, check results, sync figures and where to look.
+        health tiers, customers per current lifecycle stage, alert counts, audience sizes, check
+        results, sync figures and where to look.
     """
     settings = Settings.from_env()
     data: dict = {"tables": []}
@@ -145,9 +148,16 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
                     "SELECT account_health_tier, count(*) FROM marts.account_health GROUP BY 1 ORDER BY 1"
                 ).fetchall()
             )
+        if ("marts", "customer_lifecycle_stages") in present:
+            data["lifecycle"] = dict(
+                con.execute(
+                    "SELECT stage, count(*) FROM marts.customer_lifecycle_stages WHERE is_current "
+                    "GROUP BY stage ORDER BY min(stage_rank)"
+                ).fetchall()
+            )
         data["alerts"] = {
             table: con.execute(f"SELECT count(*) FROM marts.{table}").fetchall()[0][0]
-            for table in ("customer_health_drop_alerts", "opportunity_stall_alerts")
+            for table in ("customer_health_drop_alerts", "opportunity_stall_alerts", "customer_stall_alerts")
             if ("marts", table) in present
         }
         data["audiences"] = {
@@ -175,6 +185,10 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
         "warehouse": str(settings.warehouse_path),
         "CRM": settings.crm_url if settings.crm_url.startswith("sqlite") else "(CDP_CRM_URL)",
         "landing folder": str(settings.landing_dir),
+        "steward report (data quality)": str(
+            settings.warehouse_path.parent / "reports" / "quality" / "index.html"
+        ),
+        "identity dashboards": str(settings.warehouse_path.parent / "reports" / "identity"),
         "Dagster UI": "make ui  (then open http://127.0.0.1:3000)",
     }
     return data

@@ -1,4 +1,5 @@
-"""The CRM: users, accounts, contacts (with CRM-internal duplicates), opportunities, activities."""
+"""The CRM: users, accounts, contacts (with CRM-internal duplicates), opportunities, activities and the
+contacts' field history (lifecycle-stage and title changes)."""
 
 import bisect
 import random
@@ -36,6 +37,8 @@ _ACTIVITY_TYPES = {
     "customer": (("call", 25), ("email", 35), ("note", 15), ("meeting", 25)),
     "churned": (("call", 30), ("email", 40), ("note", 20), ("meeting", 10)),
 }
+LIFECYCLE_STAGES = ("lead", "mql", "sql", "opportunity", "customer", "churned")
+TITLE_CHANGE_SHARE = 0.06
 
 
 @dataclass(eq=False)
@@ -94,6 +97,8 @@ def build_crm(world: World, truth: Truth) -> Crm:
     }
     opportunities = _opportunities(rng, world, primary)
     activities = _activities(rng, world, contacts)
+    # A stream of its own, so adding the history left every other table's rows as they were.
+    history = _contact_history(derive_rng(world.seed, "crm_history"), world, contacts, opportunities)
     tables = {
         "users": [
             {
@@ -139,6 +144,7 @@ def build_crm(world: World, truth: Truth) -> Crm:
         ],
         "opportunities": opportunities,
         "activities": activities,
+        "contact_history": history,
     }
     return Crm(contacts=contacts, tables=tables)
 
@@ -421,6 +427,78 @@ def _activities(rng: random.Random, world: World, contacts: list[Contact]) -> li
             )
     rows.sort(key=lambda r: (r["occurred_at"], r["account_id"], r["activity_type"], r["subject"]))
     return [{"activity_id": i, **row} for i, row in enumerate(rows, start=1)]
+
+
+def _contact_history(
+    rng: random.Random, world: World, contacts: list[Contact], opportunities: list[dict]
+) -> list[dict]:
+    """The field-history log of the contacts: every lifecycle-stage change and some title changes.
+
+    Each contact's lifecycle runs from the stage it was created at to its current one. Stages with a
+    dated event take its date (a primary contact's first deal created -> opportunity, the account's
+    close -> customer, its churn -> churned); the others fall between their neighbours. Primary
+    contacts walk every stage; their colleagues at a customer go from lead straight to customer.
+    """
+    first_deal: dict[int, datetime] = {}
+    for row in opportunities:
+        contact_id = row["primary_contact_id"]
+        if contact_id is not None:
+            first_deal[contact_id] = min(first_deal.get(contact_id, row["created_at"]), row["created_at"])
+    rows = []
+    for contact in contacts:
+        changes = _lifecycle_changes(rng, world.window, contact, first_deal.get(contact.contact_id))
+        for old, (stage, moment) in zip([None, *[s for s, _ in changes]], changes, strict=False):
+            rows.append(_change(contact, "lifecycle_stage", old, stage, moment))
+        if (
+            not contact.is_duplicate
+            and contact.title
+            and contact.updated_at - contact.created_at > timedelta(days=7)
+            and rng.random() < TITLE_CHANGE_SHARE
+        ):
+            previous = rng.choice([p.title for p in world.people if p.title != contact.title])
+            moment = world.window.uniform(rng, contact.created_at + DAY, contact.updated_at)
+            rows.append(_change(contact, "title", previous, contact.title, moment))
+    rows.sort(key=lambda r: (r["changed_at"], r["contact_id"], r["field"], r["new_value"] or ""))
+    return [{"history_id": i, **row} for i, row in enumerate(rows, start=1)]
+
+
+def _change(contact: Contact, field: str, old: str | None, new: str | None, moment: datetime) -> dict:
+    return {
+        "contact_id": contact.contact_id,
+        "field": field,
+        "old_value": old,
+        "new_value": new,
+        "changed_at": moment,
+    }
+
+
+def _lifecycle_changes(
+    rng: random.Random, window: Window, contact: Contact, first_deal_at: datetime | None
+) -> list[tuple[str, datetime]]:
+    final = contact.lifecycle_stage
+    account, person = contact.person.account, contact.person
+    anchors = {"opportunity": first_deal_at, "customer": account.close_at, "churned": account.churn_at}
+    won = final in {"customer", "churned"}
+    if contact.is_duplicate or (won and contact.created_at >= account.close_at):
+        start = final if contact.is_duplicate else "customer"
+    elif not won and contact.updated_at - contact.created_at < DAY:
+        # Never touched since it was created: it was created at the stage it holds (an import, a hot lead).
+        start = final
+    else:
+        start = "lead"
+    path = list(LIFECYCLE_STAGES[LIFECYCLE_STAGES.index(start) : LIFECYCLE_STAGES.index(final) + 1])
+    if won and not person.is_primary:
+        path = [s for s in path if s in {start, "customer", "churned"}]
+    changes = [(path[0], contact.created_at)]
+    for position, stage in enumerate(path[1:], start=1):
+        previous = changes[-1][1]
+        anchor = anchors.get(stage)
+        if anchor is None:
+            later = [anchors.get(s) for s in path[position + 1 :] if anchors.get(s)]
+            bound = later[0] if later else contact.updated_at
+            anchor = previous + (max(bound, previous) - previous) * rng.uniform(0.1, 0.6)
+        changes.append((stage, window.clamp(max(anchor, previous)).replace(microsecond=0)))
+    return changes
 
 
 def write_crm(path: Path, crm: Crm) -> dict[str, int]:

@@ -87,3 +87,14 @@ activities = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+contact_history = sa.Table(
+    "contact_history",
+    metadata,
+    sa.Column("history_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.contact_id"), nullable=False),
+    sa.Column("field", sa.String(50), nullable=False),
+    sa.Column("old_value", sa.String(300)),
+    sa.Column("new_value", sa.String(300)),
+    sa.Column("changed_at", Timestamp, nullable=False),
+)

@@ -88,35 +88,56 @@ def dbt_mart_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, cdp:
     yield from _build(context, dbt, cdp)
 
 
-@dg.asset_check(
-    asset=dg.AssetKey(["marts", "opportunity_stall_alerts"]),
-    name="no_new_stall_alerts",
-    description="Warns when deals crossed their stall limit on the as-of date (new since the last working day).",
+# Each stall-alert table, the id column naming an alert, and the header it gets in the check's table.
+_STALL_ALERTS = {
+    "opportunity_stall_alerts": ("crm_opportunity_id", "opportunity"),
+    "customer_stall_alerts": ("customer_id", "customer"),
+}
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            name="no_new_stall_alerts",
+            asset=dg.AssetKey(["marts", table]),
+            description=f"Warns when {label}s crossed their stall limit on the as-of date "
+            "(new since the last working day).",
+        )
+        for table, (_, label) in _STALL_ALERTS.items()
+    ],
+    can_subset=True,
     pool=WAREHOUSE_POOL,
 )
-def no_new_stall_alerts(cdp: CdpSettings) -> dg.AssetCheckResult:
-    """Surface the stall alerts that are new today, so sales hear about them the day they happen.
+def no_new_stall_alerts(context: dg.AssetCheckExecutionContext, cdp: CdpSettings):
+    """Surface the stall alerts (deals and customers) that are new today, so sales hear the day they happen.
 
     Args:
+        context: The check's context (which of the two tables are selected).
         cdp: Pipeline settings (the warehouse).
 
-    Returns:
-        A WARN-severity result listing the new alerts by opportunity id, stage and quiet working days.
+    Yields:
+        One WARN-severity result per alert table, listing the new alerts by id, stage and quiet working days.
     """
     with warehouse.connect(cdp.load().warehouse_path) as con:
-        rows = con.execute(
-            "SELECT crm_opportunity_id, stage, working_days_without_activity, stalled_on = as_of_date "
-            "FROM marts.opportunity_stall_alerts ORDER BY crm_opportunity_id"
-        ).fetchall()
-    new = [row for row in rows if row[3]]
-    table = ["| opportunity | stage | working days without activity |", "|---|---|---|"]
-    table += [f"| {opportunity} | {stage} | {days} |" for opportunity, stage, days, _ in new]
-    return dg.AssetCheckResult(
-        passed=not new,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "open_alerts": len(rows),
-            "new_alerts": len(new),
-            "new": dg.MetadataValue.md("\n".join(table)),
-        },
-    )
+        for table, (id_column, label) in _STALL_ALERTS.items():
+            key = dg.AssetCheckKey(dg.AssetKey(["marts", table]), "no_new_stall_alerts")
+            if key not in context.selected_asset_check_keys:
+                continue
+            rows = con.execute(
+                f"SELECT {id_column}, stage, working_days_without_activity, stalled_on = as_of_date "
+                f"FROM marts.{table} ORDER BY {id_column}"
+            ).fetchall()
+            new = [row for row in rows if row[3]]
+            lines = [f"| {label} | stage | working days without activity |", "|---|---|---|"]
+            lines += [f"| {alert_id} | {stage} | {days} |" for alert_id, stage, days, _ in new]
+            yield dg.AssetCheckResult(
+                asset_key=dg.AssetKey(["marts", table]),
+                check_name="no_new_stall_alerts",
+                passed=not new,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "open_alerts": len(rows),
+                    "new_alerts": len(new),
+                    "new": dg.MetadataValue.md("\n".join(lines)),
+                },
+            )

@@ -1,4 +1,4 @@
-"""Health, account roll-up, history and stall alerts on the shared sample run (read-only)."""
+"""Health, account roll-up, history, lifecycle and stall alerts on the shared sample run (read-only)."""
 
 from datetime import timedelta
 
@@ -14,10 +14,16 @@ COMPONENTS = [
     "support",
     "buying_signals",
     "account_team_contact",
+    "nps_trend",
+    "renewal_proximity",
+    "overdue_tickets",
+    "stalled_opportunities",
+    "key_contact_change",
 ]
+LIFECYCLE = ["visitor", "lead", "mql", "sql", "opportunity", "customer", "renewal", "churned"]
 
 
-def test_every_customer_has_six_components_adding_up_to_the_score(wh):
+def test_every_customer_has_every_component_adding_up_to_the_score(wh):
     health = wh("SELECT * FROM marts.customer_health")
     total = sum(health[f"{c}_contribution"].astype(float) for c in COMPONENTS)
     assert ((50 + total).round(1) == health["health_score"].astype(float).round(1)).all()
@@ -26,6 +32,25 @@ def test_every_customer_has_six_components_adding_up_to_the_score(wh):
     # The new indicators move real customers' scores on the sample.
     assert (health["buying_signals_contribution"] > 0).sum() > 0
     assert (health["account_team_contact_contribution"] != 0).sum() > 0
+    for component in ("nps_trend", "renewal_proximity", "overdue_tickets", "stalled_opportunities"):
+        assert (health[f"{component}_contribution"] != 0).sum() > 0, component
+    assert (health["key_contact_change_contribution"] < 0).sum() > 0
+
+
+def test_renewal_proximity_follows_the_won_deals_contract_dates(wh):
+    signals = wh(
+        "SELECT s.customer_id, s.contract_end_date, s.days_until_contract_end, d.component_value "
+        "FROM intermediate.int_customer_health_signals__aggregated AS s "
+        "JOIN marts.customer_health_drivers AS d ON d.customer_id = s.customer_id AND d.component = 'renewal_proximity'"
+    )
+    dated = signals[signals["contract_end_date"].notna()]
+    assert len(dated) > 0
+    ends = pd.to_datetime(dated["contract_end_date"]).dt.date
+    assert (dated["days_until_contract_end"] == [(end - AS_OF).days for end in ends]).all()
+    days = dated["days_until_contract_end"]
+    expected = (0.5 * (days.clip(30, 120) - 30) / 90).round(4)
+    assert (dated["component_value"].astype(float).round(4) == expected).all()
+    assert (signals.loc[signals["contract_end_date"].isna(), "component_value"].astype(float) == 0.5).all()
 
 
 def test_top_drivers_are_the_largest_contributions(wh):
@@ -90,7 +115,7 @@ def test_stall_alerts_match_an_independent_working_day_count(wh):
         assert pd.Timestamp(alerts.loc[opportunity, "stalled_on"]) <= pd.Timestamp(AS_OF)
 
 
-def test_stall_check_ran_and_summary_prints_health_and_alerts(first_run):
+def test_stall_check_ran_and_summary_prints_health_and_alerts(first_run, wh):
     from orchestration.runner import summary
 
     checks = {e.check_name: e for e in first_run.get_asset_check_evaluations()}
@@ -98,7 +123,16 @@ def test_stall_check_ran_and_summary_prints_health_and_alerts(first_run):
     data = summary(first_run)
     assert sum(data["health"].values()) > 0
     assert sum(data["account_health"].values()) > 0
-    assert set(data["alerts"]) == {"customer_health_drop_alerts", "opportunity_stall_alerts"}
+    assert set(data["alerts"]) == {
+        "customer_health_drop_alerts",
+        "opportunity_stall_alerts",
+        "customer_stall_alerts",
+    }
+    customers = wh("SELECT count(*) AS n FROM marts.dim_customers")["n"][0]
+    assert sum(data["lifecycle"].values()) == customers
+    assert list(data["lifecycle"]) == [s for s in LIFECYCLE if s in data["lifecycle"]]
+    stalls = {(e.asset_key.path[-1], e.check_name) for e in first_run.get_asset_check_evaluations()}
+    assert ("customer_stall_alerts", "no_new_stall_alerts") in stalls
     assert set(data["audiences"]) == {
         "at_risk_customers",
         "high_intent_pricing_visitors",
@@ -132,3 +166,67 @@ def test_audience_members_and_exports_all_consented_per_the_raw_consent_log(env,
     assert sum(sizes.values()) > 0
     history = wh("SELECT audience, count(*) AS n FROM audiences.audience_membership_history GROUP BY 1")
     assert set(history["audience"]) <= set(sizes)
+
+
+def test_lifecycle_history_is_ordered_with_one_current_stage_per_customer(wh):
+    stages = wh("SELECT * FROM marts.customer_lifecycle_stages ORDER BY customer_id, stage_rank")
+    customers = wh("SELECT customer_id FROM marts.dim_customers")
+    assert set(stages["customer_id"]) == set(customers["customer_id"])
+    assert (stages.groupby("customer_id")["is_current"].sum() == 1).all()
+    for _, rows in stages.groupby("customer_id"):
+        assert rows["entered_at"].is_monotonic_increasing
+        assert list(rows["exited_at"].iloc[:-1]) == list(rows["entered_at"].iloc[1:])
+        assert bool(rows["is_current"].iloc[-1])
+    assert set(LIFECYCLE[:6]) <= set(stages["stage"]) and "churned" in set(stages["stage"])
+
+
+def test_lifecycle_customer_stage_starts_when_the_crm_or_the_first_won_deal_says(wh):
+    stages = wh(
+        "SELECT customer_id, entered_at FROM marts.customer_lifecycle_stages WHERE stage = 'customer'"
+    )
+    crm = wh(
+        "SELECT c.customer_id, min(h.changed_at) AS crm_at FROM staging.stg_crm__contact_history AS h "
+        "JOIN intermediate.int_crm_contacts__resolved AS c USING (crm_contact_id) "
+        "WHERE h.field_name = 'lifecycle_stage' AND h.new_value = 'customer' GROUP BY 1"
+    )
+    won = wh(
+        "SELECT c.customer_id, min(o.stage_entered_at) AS won_at FROM staging.stg_crm__opportunities AS o "
+        "JOIN intermediate.int_crm_contacts__resolved AS c ON c.crm_contact_id = o.primary_crm_contact_id "
+        "WHERE o.is_won GROUP BY 1"
+    )
+    merged = stages.merge(crm, on="customer_id", how="left").merge(won, on="customer_id", how="left")
+    expected = merged[["crm_at", "won_at"]].min(axis=1)
+    assert len(merged) > 10
+    assert (merged["entered_at"] == expected).all()
+
+
+def test_customer_stall_alerts_are_quiet_current_stages(wh):
+    alerts = wh("SELECT * FROM marts.customer_stall_alerts")
+    current = wh("SELECT customer_id, stage FROM marts.customer_lifecycle_stages WHERE is_current")
+    limits = {"lead": 15, "mql": 5, "sql": 10}
+    assert len(alerts) > 0
+    merged = alerts.merge(current, on="customer_id", suffixes=("", "_current"))
+    assert len(merged) == len(alerts) and (merged["stage"] == merged["stage_current"]).all()
+    for alert in alerts.itertuples():
+        last = alert.stage_entered_at if pd.isna(alert.last_activity_at) else alert.last_activity_at
+        quiet = max(alert.stage_entered_at, last).date()
+        days = int(np.busday_count(quiet + timedelta(days=1), AS_OF + timedelta(days=1)))
+        assert alert.working_days_without_activity == days > limits[alert.stage]
+
+
+def test_stage_durations_are_medians_of_the_lifecycle_history(wh):
+    durations = wh(
+        "SELECT * FROM marts.funnel_stage_durations WHERE dimension = 'first_touch_channel' "
+        "AND from_stage = 'lead' AND to_stage = 'mql'"
+    )
+    history = wh(
+        "SELECT j.first_touch_channel, l.days_in_stage FROM marts.customer_lifecycle_stages AS l "
+        "JOIN marts.customer_journey AS j USING (customer_id) "
+        "WHERE l.stage = 'lead' AND l.next_stage = 'mql' AND j.first_touch_channel IS NOT NULL"
+    )
+    expected = history.groupby("first_touch_channel")["days_in_stage"].agg(["count", "median"])
+    got = durations.set_index("dimension_value")
+    assert len(expected) > 0
+    for channel, row in expected.iterrows():
+        assert got.loc[channel, "customers"] == row["count"]
+        assert float(got.loc[channel, "median_days"]) == round(float(row["median"]), 1)

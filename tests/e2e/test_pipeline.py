@@ -82,18 +82,34 @@ def test_health_scores_add_up_and_stay_in_range(wh):
 
 
 def test_audience_members_all_consented(env, wh, truth):
-    members = wh("SELECT customer_id FROM marts.audience_at_risk_customers")
+    from connectors import audiences
+
+    names = [definition.name for definition in audiences.load_audiences()]
+    assert "at_risk_customers" in names
     consent = pd.read_csv(env["landing"] / "consent" / "consent_log.csv", dtype="string")
-    consent = consent[consent["purpose"] == "email_marketing"].sort_values("recorded_at")
+    consent = consent.sort_values("recorded_at")
     consent["record_id"] = "consent:" + consent["consent_id"]
-    latest = consent.merge(truth[["record_id", "person_id"]], on="record_id").groupby("person_id").last()
+    # The latest consent per person and purpose, from the raw log and the ground truth alone.
+    latest = consent.merge(truth[["record_id", "person_id"]], on="record_id").groupby(
+        ["person_id", "purpose"]
+    )
+    granted = {key for key, status in latest["status"].last().items() if status == "granted"}
     clusters = wh("SELECT record_id, customer_id FROM identity.customer_clusters").merge(
         truth, on="record_id"
     )
     person_of = clusters.groupby("customer_id")["person_id"].agg(lambda s: s.mode()[0])
-    for customer_id in members["customer_id"]:
-        person = person_of[customer_id]
-        assert person in latest.index and latest.loc[person, "status"] == "granted", customer_id
+    members = 0
+    for definition in audiences.load_audiences():
+        frame = wh(f"SELECT customer_id FROM audiences.{definition.name}")
+        members += len(frame)
+        for customer_id in frame["customer_id"]:
+            assert (person_of[customer_id], definition.purpose) in granted, (definition.name, customer_id)
+    assert members > 0
+    at_risk = wh(
+        "SELECT a.customer_id, t.health_tier, t.journey_stage FROM audiences.at_risk_customers AS a "
+        "JOIN marts.audience_traits AS t USING (customer_id)"
+    )
+    assert (at_risk["health_tier"] == "at_risk").all() and (at_risk["journey_stage"] == "customer").all()
 
 
 def test_sync_wrote_every_contact_score_into_the_crm(env, wh):

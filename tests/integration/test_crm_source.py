@@ -95,3 +95,11 @@ def test_wrong_password_is_a_clear_error_that_does_not_show_it(crm_db):
         read_crm_table(url.render_as_string(hide_password=False), CONTACTS)
     assert "cannot read the CRM" in str(err.value) and "CDP_CRM_URL" in str(err.value)
     assert "s3cret-pw" not in str(err.value)
+
+
+def test_an_optional_table_the_crm_lacks_is_read_as_empty_with_its_columns(crm_db):
+    history = next(t for t in CRM_TABLES if t.name == "contact_history")
+    rows = read_crm_table(crm_db.url.render_as_string(hide_password=False), history)
+    assert rows.empty and rows.attrs["missing_in_crm"]
+    assert list(rows.columns) == ["history_id", "contact_id", "field", "old_value", "new_value", "changed_at"]
+    assert str(rows["changed_at"].dtype) == "datetime64[us]"

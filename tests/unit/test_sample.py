@@ -19,7 +19,7 @@ WINDOW_END = datetime(2026, 6, 30)
 WINDOW_START = WINDOW_END - timedelta(days=365)
 PLACEHOLDER_EMAILS = {"noemail@noemail.com", "na@na.com", "unknown@unknown.com"}
 CJK = re.compile(r"[\u3400-\u9fff]")
-CRM_TABLES = ("users", "accounts", "contacts", "opportunities", "activities")
+CRM_TABLES = ("users", "accounts", "contacts", "opportunities", "activities", "contact_history")
 LEAD_KEYS = {
     "web_form": ("submission_id", "submitted_at"),
     "video_ad_form": ("lead_id", "created_time"),
@@ -516,3 +516,41 @@ def test_business_signals_for_health_scores(medium: Path) -> None:
     in_pain = [s for account, s in scores if account in painful]
     at_ease = [s for account, s in scores if account is not None and account not in painful]
     assert sum(in_pain) / len(in_pain) < sum(at_ease) / len(at_ease) - 0.5, "NPS follows ticket pain"
+
+
+def test_contact_history_walks_the_lifecycle_to_the_current_stage(medium: Path) -> None:
+    stages = ("lead", "mql", "sql", "opportunity", "customer", "churned")
+    contacts = {c["contact_id"]: c for c in crm_rows(medium, "contacts")}
+    history = defaultdict(list)
+    for row in crm_rows(medium, "contact_history"):
+        history[(row["contact_id"], row["field"])].append(row)
+    for contact_id, contact in contacts.items():
+        changes = sorted(history[(contact_id, "lifecycle_stage")], key=lambda r: r["history_id"])
+        assert changes, contact_id
+        assert changes[0]["old_value"] is None and changes[0]["changed_at"] == contact["created_at"]
+        assert changes[-1]["new_value"] == contact["lifecycle_stage"], contact_id
+        for before, after in zip(changes, changes[1:], strict=False):
+            assert after["old_value"] == before["new_value"]
+            assert stages.index(after["new_value"]) > stages.index(before["new_value"])
+            assert after["changed_at"] >= before["changed_at"]
+    # Won deals date the customer stage: the primary contact became a customer the day the deal closed.
+    won = [
+        o
+        for o in crm_rows(medium, "opportunities")
+        if o["stage"] == "closed_won" and "Renewal" not in o["name"]
+    ]
+    for deal in won:
+        entered = [
+            r["changed_at"]
+            for r in history[(deal["primary_contact_id"], "lifecycle_stage")]
+            if r["new_value"] == "customer"
+        ]
+        assert entered == [deal["stage_entered_at"]], deal["opportunity_id"]
+    walked = {
+        tuple(r["new_value"] for r in rows)
+        for (_, field), rows in history.items()
+        if field == "lifecycle_stage"
+    }
+    assert ("lead", "mql", "sql", "opportunity", "customer", "churned") in walked
+    titles = [rows for (_, field), rows in history.items() if field == "title"]
+    assert titles and all(r[0]["new_value"] == contacts[r[0]["contact_id"]]["title"] for r in titles)

@@ -8,7 +8,10 @@
 {%- set full_days = var('health_recency_full_days') -%}
 {%- set zero_days = var('health_recency_zero_days') -%}
 {%- set promoter_min = var('health_nps_promoter_min') -%}
-{%- set passive_min = var('health_nps_passive_min') %}
+{%- set passive_min = var('health_nps_passive_min') -%}
+{%- set trend_full = var('health_nps_trend_full_change') -%}
+{%- set safe_days = var('health_renewal_safe_days') -%}
+{%- set urgent_days = var('health_renewal_urgent_days') %}
 
 with signals as (
     select * from {{ ref('int_customer_health_signals__aggregated') }}
@@ -142,6 +145,108 @@ components as (
             else account_team_touches || ' account-team touch'
                 || case when account_team_touches = 1 then '' else 'es' end
                 || ' in ' || {{ var('health_contact_window_weeks') }} || ' weeks'
+        end as driver_label
+    from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'nps_trend' as component,
+        7 as component_order,
+        -- Change from the previous answer to the latest: no change is neutral.
+        case
+            when latest_nps_score is null or previous_nps_score is null then {{ no_data }}
+            else 0.5 + (latest_nps_score - previous_nps_score) / (2.0 * {{ trend_full }})
+        end as raw_value,
+        case
+            when latest_nps_score is null or previous_nps_score is null then 'No earlier NPS answer to compare'
+            when latest_nps_score = previous_nps_score then 'NPS unchanged at ' || latest_nps_score
+            else 'NPS ' || case when latest_nps_score > previous_nps_score then 'up' else 'down' end
+                || ' from ' || previous_nps_score || ' to ' || latest_nps_score
+        end as driver_label
+    from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'renewal_proximity' as component,
+        8 as component_order,
+        -- Only pressure counts: a far-off (or no) contract end is neutral, an imminent or lapsed one 0.
+        case
+            when days_until_contract_end is null or days_until_contract_end >= {{ safe_days }} then {{ no_data }}
+            when days_until_contract_end <= {{ urgent_days }} then 0.0
+            else {{ no_data }} * (days_until_contract_end - {{ urgent_days }}) / ({{ safe_days }} - {{ urgent_days }})
+        end as raw_value,
+        case
+            when days_until_contract_end is null then 'No contract on record'
+            when days_until_contract_end < 0 then 'Contract ended ' || -days_until_contract_end || ' days ago, not renewed'
+            when days_until_contract_end = 1 then 'Contract ends in 1 day'
+            else 'Contract ends in ' || days_until_contract_end || ' days'
+        end as driver_label
+    from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'overdue_tickets' as component,
+        9 as component_order,
+        greatest(0.0, {{ no_data }}
+            - {{ var('health_overdue_ticket_penalty') }} * coalesce(overdue_ticket_count, 0)
+            - {{ var('health_open_escalation_penalty') }} * coalesce(open_escalated_ticket_count, 0)
+        ) as raw_value,
+        case
+            when coalesce(overdue_ticket_count, 0) = 0 and coalesce(open_escalated_ticket_count, 0) = 0
+                then 'No overdue or escalated open tickets'
+            else concat_ws(', ',
+                case when overdue_ticket_count > 0 then overdue_ticket_count || ' overdue ticket'
+                    || case when overdue_ticket_count = 1 then '' else 's' end end,
+                case when open_escalated_ticket_count > 0 then open_escalated_ticket_count || ' escalated open ticket'
+                    || case when open_escalated_ticket_count = 1 then '' else 's' end end
+            )
+        end as driver_label
+    from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'stalled_opportunities' as component,
+        10 as component_order,
+        -- Share of their open deals still moving: all moving -> 1, all stalled -> 0, no open deal -> neutral.
+        case
+            when coalesce(open_opportunity_count, 0) = 0 then {{ no_data }}
+            else 1.0 - stalled_opportunity_count / open_opportunity_count
+        end as raw_value,
+        case
+            when coalesce(open_opportunity_count, 0) = 0 then 'No open deals'
+            else stalled_opportunity_count || ' of ' || open_opportunity_count || ' open deal'
+                || case when open_opportunity_count = 1 then '' else 's' end || ' stalled'
+        end as driver_label
+    from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'key_contact_change' as component,
+        11 as component_order,
+        case
+            when last_hard_bounce_at is not null then {{ var('health_key_contact_bounce_value') }}
+            when last_role_change_at is not null then {{ var('health_key_contact_role_change_value') }}
+            else {{ no_data }}
+        end as raw_value,
+        case
+            when last_hard_bounce_at is not null then 'Email address hard-bounced recently'
+            when last_role_change_at is not null then 'Title or company changed recently'
+            else 'No recent contact changes'
         end as driver_label
     from signals
 ),

@@ -5,6 +5,7 @@
     materialized='incremental',
     unique_key=['customer_id', 'as_of_date'],
     incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
 ) }}
 
 select

@@ -12,8 +12,8 @@
 
     The CRM lifecycle used is the most advanced one across the customer's CRM contacts (duplicates
     may lag behind). stage_entered_at is the best evidence for that stage: won deal close date,
-    first open opportunity created, first MQL event / lead capture / touch; otherwise the CRM
-    contact's last update (when its lifecycle was last set). -#}
+    first open opportunity created, first MQL event / lead capture / touch; otherwise when the CRM
+    set that lifecycle (contact history), or, without history, the contact's last update. -#}
 
 {%- set stages = ['lead', 'mql', 'sql', 'opportunity', 'customer', 'churned'] %}
 
@@ -67,13 +67,30 @@ crm as (
     group by customer_id
 ),
 
+lifecycle_history as (
+    select contacts.customer_id, history.new_value as lifecycle_stage, min(history.changed_at) as changed_at
+    from {{ ref('stg_crm__contact_history') }} as history
+    inner join contacts on history.crm_contact_id = contacts.crm_contact_id
+    where history.field_name = 'lifecycle_stage'
+        and history.changed_at < {{ as_of_end() }}
+    group by contacts.customer_id, history.new_value
+),
+
 crm_stage as (
-    -- When the most advanced lifecycle was set: the earliest update among contacts holding it.
-    select crm.customer_id, crm.lifecycle_rank, crm.first_contact_created_at, min(contacts.updated_at) as lifecycle_set_at
+    -- When the most advanced lifecycle was set: the CRM history says when; without history, the
+    -- earliest update among the contacts holding it.
+    select
+        crm.customer_id,
+        crm.lifecycle_rank,
+        crm.first_contact_created_at,
+        coalesce(min(lifecycle_history.changed_at), min(contacts.updated_at)) as lifecycle_set_at
     from crm
     inner join contacts
         on crm.customer_id = contacts.customer_id
         and crm.lifecycle_rank = contacts.lifecycle_rank
+    left join lifecycle_history
+        on contacts.customer_id = lifecycle_history.customer_id
+        and contacts.lifecycle_stage = lifecycle_history.lifecycle_stage
     group by crm.customer_id, crm.lifecycle_rank, crm.first_contact_created_at
 ),
 

@@ -1,7 +1,8 @@
 {#- Every interaction between the company and a person, across channels, attributed to customers.
     Web events of visitors who never identified stay in with a null customer_id (anonymous
     traffic still counts for attribution); any other record that did not resolve to a customer
-    (no email, phone or name; CRM rows without a contact) has no one to attribute and is left out. -#}
+    (no email, phone or name; CRM rows without a contact) has no one to attribute and is left out.
+    Each source's column list is rendered by macros/touchpoints.sql, so all of them line up. -#}
 
 with resolved_records as (
     select source, source_record_id, customer_id
@@ -15,26 +16,32 @@ web_identities as (
 
 web as (
     select
-        'web:' || events.message_id as touchpoint_id,
-        coalesce(by_user.customer_id, by_anonymous.customer_id) as customer_id,
-        events.anonymous_id,
-        events.occurred_at,
-        'web' as channel,
-        case events.message_type
-            when 'page' then 'page_view'
-            when 'screen' then 'screen_view'
-            else events.event_type
-        end as event_type,
-        'segment' as source_system,
-        coalesce(events.page_path, events.page_url) as target_id,
-        cast(null as integer) as duration_sec,
-        'marketing' as owner_team,
-        events.utm_source,
-        events.utm_medium,
-        events.utm_campaign,
-        events.utm_term,
-        events.utm_content,
-        true as is_engagement
+        {{ touchpoint_columns({
+            'touchpoint_id': "'web:' || events.message_id",
+            'customer_id': 'coalesce(by_user.customer_id, by_anonymous.customer_id)',
+            'anonymous_id': 'events.anonymous_id',
+            'occurred_at': 'events.occurred_at',
+            'channel': "'web'",
+            'event_type': "case events.message_type when 'page' then 'page_view' when 'screen' then 'screen_view'
+                else events.event_type end",
+            'source_system': "'segment'",
+            'target_id': 'coalesce(events.page_path, events.page_url)',
+            'owner_team': "'marketing'",
+            'utm_source': 'events.utm_source',
+            'utm_medium': 'events.utm_medium',
+            'utm_campaign': 'events.utm_campaign',
+            'utm_term': 'events.utm_term',
+            'utm_content': 'events.utm_content',
+            'user_agent': 'events.context_user_agent',
+            'device_type': "case
+                when events.context_user_agent is null then null
+                when regexp_matches(events.context_user_agent, 'iPad|Tablet') then 'tablet'
+                when regexp_matches(events.context_user_agent, 'Mobi|iPhone|Android') then 'mobile'
+                else 'desktop' end",
+            'ip_address': 'events.context_ip',
+            'locale': 'events.context_locale',
+            'is_engagement': 'true',
+        }) }}
     from {{ ref('stg_marketing__events') }} as events
     left join web_identities as by_user
         on by_user.identifier_type = 'user_id'
@@ -48,29 +55,20 @@ web as (
 
 email as (
     select
-        'email:' || activities.email_activity_id as touchpoint_id,
-        records.customer_id,
-        cast(null as varchar) as anonymous_id,
-        activities.occurred_at,
-        'email' as channel,
-        case activities.activity_type
-            when 'sent' then 'email_sent'
-            when 'open' then 'email_opened'
-            when 'click' then 'email_clicked'
-            when 'unsubscribe' then 'email_unsubscribed'
-            when 'bounce' then 'email_bounced'
-        end as event_type,
-        'esp' as source_system,
-        activities.campaign_id as target_id,
-        cast(null as integer) as duration_sec,
-        'marketing' as owner_team,
-        cast(null as varchar) as utm_source,
-        cast(null as varchar) as utm_medium,
-        cast(null as varchar) as utm_campaign,
-        cast(null as varchar) as utm_term,
-        cast(null as varchar) as utm_content,
-        -- Sends and bounces happen to a person; opens and clicks are done by them.
-        activities.activity_type in ('open', 'click') as is_engagement
+        {{ touchpoint_columns({
+            'touchpoint_id': "'email:' || activities.email_activity_id",
+            'customer_id': 'records.customer_id',
+            'occurred_at': 'activities.occurred_at',
+            'channel': "'email'",
+            'event_type': "case activities.activity_type when 'sent' then 'email_sent' when 'open' then 'email_opened'
+                when 'click' then 'email_clicked' when 'unsubscribe' then 'email_unsubscribed'
+                when 'bounce' then 'email_bounced' end",
+            'source_system': "'esp'",
+            'target_id': 'activities.campaign_id',
+            'owner_team': "'marketing'",
+            'is_engagement': "activities.activity_type in ('open', 'click')",
+        }) }}
+    -- Sends and bounces happen to a person; opens and clicks are done by them (is_engagement).
     from {{ ref('stg_marketing__email_activities') }} as activities
     inner join resolved_records as records
         on records.source = 'email'
@@ -79,31 +77,23 @@ email as (
 
 leads as (
     select
-        'lead_form:' || leads.lead_id as touchpoint_id,
-        records.customer_id,
-        cast(null as varchar) as anonymous_id,
-        leads.submitted_at as occurred_at,
-        'lead_form' as channel,
-        case leads.channel
-            when 'web_form' then 'form_submitted'
-            when 'video_ad_form' then 'ad_form_submitted'
-            when 'hotline' then 'hotline_call'
-            when 'tradeshow_badges' then 'badge_scanned'
-        end as event_type,
-        leads.channel as source_system,
-        case leads.channel
-            when 'web_form' then leads.page_url
-            when 'video_ad_form' then leads.campaign_name
-            when 'tradeshow_badges' then leads.event_name
-        end as target_id,
-        cast(null as integer) as duration_sec,
-        'marketing' as owner_team,
-        leads.utm_source,
-        leads.utm_medium,
-        leads.utm_campaign,
-        cast(null as varchar) as utm_term,
-        cast(null as varchar) as utm_content,
-        true as is_engagement
+        {{ touchpoint_columns({
+            'touchpoint_id': "'lead_form:' || leads.lead_id",
+            'customer_id': 'records.customer_id',
+            'occurred_at': 'leads.submitted_at',
+            'channel': "'lead_form'",
+            'event_type': "case leads.channel when 'web_form' then 'form_submitted'
+                when 'video_ad_form' then 'ad_form_submitted' when 'hotline' then 'hotline_call'
+                when 'tradeshow_badges' then 'badge_scanned' end",
+            'source_system': 'leads.channel',
+            'target_id': "case leads.channel when 'web_form' then leads.page_url
+                when 'video_ad_form' then leads.campaign_name when 'tradeshow_badges' then leads.event_name end",
+            'owner_team': "'marketing'",
+            'utm_source': 'leads.utm_source',
+            'utm_medium': 'leads.utm_medium',
+            'utm_campaign': 'leads.utm_campaign',
+            'is_engagement': 'true',
+        }) }}
     from {{ ref('stg_marketing__lead_forms') }} as leads
     inner join resolved_records as records
         on records.source = 'lead_forms'
@@ -112,22 +102,17 @@ leads as (
 
 support as (
     select
-        'support:' || tickets.ticket_id as touchpoint_id,
-        records.customer_id,
-        cast(null as varchar) as anonymous_id,
-        tickets.created_at as occurred_at,
-        'support' as channel,
-        'ticket_created' as event_type,
-        'helpdesk' as source_system,
-        tickets.ticket_id as target_id,
-        cast(null as integer) as duration_sec,
-        'service' as owner_team,
-        cast(null as varchar) as utm_source,
-        cast(null as varchar) as utm_medium,
-        cast(null as varchar) as utm_campaign,
-        cast(null as varchar) as utm_term,
-        cast(null as varchar) as utm_content,
-        true as is_engagement
+        {{ touchpoint_columns({
+            'touchpoint_id': "'support:' || tickets.ticket_id",
+            'customer_id': 'records.customer_id',
+            'occurred_at': 'tickets.created_at',
+            'channel': "'support'",
+            'event_type': "'ticket_created'",
+            'source_system': "'helpdesk'",
+            'target_id': 'tickets.ticket_id',
+            'owner_team': "'service'",
+            'is_engagement': 'true',
+        }) }}
     from {{ ref('stg_service__tickets') }} as tickets
     inner join resolved_records as records
         on records.source = 'tickets'
@@ -136,22 +121,17 @@ support as (
 
 nps as (
     select
-        'nps:' || responses.nps_response_id as touchpoint_id,
-        records.customer_id,
-        cast(null as varchar) as anonymous_id,
-        responses.responded_at as occurred_at,
-        'nps' as channel,
-        'nps_response' as event_type,
-        'nps_survey' as source_system,
-        responses.survey_name as target_id,
-        cast(null as integer) as duration_sec,
-        'service' as owner_team,
-        cast(null as varchar) as utm_source,
-        cast(null as varchar) as utm_medium,
-        cast(null as varchar) as utm_campaign,
-        cast(null as varchar) as utm_term,
-        cast(null as varchar) as utm_content,
-        true as is_engagement
+        {{ touchpoint_columns({
+            'touchpoint_id': "'nps:' || responses.nps_response_id",
+            'customer_id': 'records.customer_id',
+            'occurred_at': 'responses.responded_at',
+            'channel': "'nps'",
+            'event_type': "'nps_response'",
+            'source_system': "'nps_survey'",
+            'target_id': 'responses.survey_name',
+            'owner_team': "'service'",
+            'is_engagement': 'true',
+        }) }}
     from {{ ref('stg_service__nps_responses') }} as responses
     inner join resolved_records as records
         on records.source = 'nps'
@@ -159,25 +139,21 @@ nps as (
 ),
 
 crm_activities as (
+    -- Success managers and support agents log activities too; both belong to service. Calls and
+    -- meetings involve the person; notes and logged emails are one-sided (not engagement).
     select
-        'sales:activity:' || cast(activities.crm_activity_id as varchar) as touchpoint_id,
-        contacts.customer_id,
-        cast(null as varchar) as anonymous_id,
-        activities.occurred_at,
-        'sales' as channel,
-        'sales_' || activities.activity_type as event_type,
-        'crm' as source_system,
-        cast(activities.crm_activity_id as varchar) as target_id,
-        activities.duration_sec,
-        -- Success managers and support agents log activities too; both belong to service.
-        case when users.team in ('success', 'support') then 'service' else 'sales' end as owner_team,
-        cast(null as varchar) as utm_source,
-        cast(null as varchar) as utm_medium,
-        cast(null as varchar) as utm_campaign,
-        cast(null as varchar) as utm_term,
-        cast(null as varchar) as utm_content,
-        -- Calls and meetings involve the person; notes and logged emails are one-sided.
-        activities.activity_type in ('call', 'meeting') as is_engagement
+        {{ touchpoint_columns({
+            'touchpoint_id': "'sales:activity:' || cast(activities.crm_activity_id as varchar)",
+            'customer_id': 'contacts.customer_id',
+            'occurred_at': 'activities.occurred_at',
+            'channel': "'sales'",
+            'event_type': "'sales_' || activities.activity_type",
+            'source_system': "'crm'",
+            'target_id': 'activities.crm_activity_id',
+            'duration_sec': 'activities.duration_sec',
+            'owner_team': "case when users.team in ('success', 'support') then 'service' else 'sales' end",
+            'is_engagement': "activities.activity_type in ('call', 'meeting')",
+        }) }}
     from {{ ref('stg_crm__activities') }} as activities
     inner join {{ ref('int_crm_contacts__resolved') }} as contacts
         on activities.crm_contact_id = contacts.crm_contact_id
@@ -197,23 +173,17 @@ opportunity_events as (
 
 opportunities as (
     select
-        'sales:opportunity:' || cast(events.crm_opportunity_id as varchar) || ':' || events.milestone
-            as touchpoint_id,
-        contacts.customer_id,
-        cast(null as varchar) as anonymous_id,
-        events.occurred_at,
-        'sales' as channel,
-        'opportunity_' || events.milestone as event_type,
-        'crm' as source_system,
-        cast(events.crm_opportunity_id as varchar) as target_id,
-        cast(null as integer) as duration_sec,
-        'sales' as owner_team,
-        cast(null as varchar) as utm_source,
-        cast(null as varchar) as utm_medium,
-        cast(null as varchar) as utm_campaign,
-        cast(null as varchar) as utm_term,
-        cast(null as varchar) as utm_content,
-        false as is_engagement
+        {{ touchpoint_columns({
+            'touchpoint_id': "'sales:opportunity:' || cast(events.crm_opportunity_id as varchar) || ':' || events.milestone",
+            'customer_id': 'contacts.customer_id',
+            'occurred_at': 'events.occurred_at',
+            'channel': "'sales'",
+            'event_type': "'opportunity_' || events.milestone",
+            'source_system': "'crm'",
+            'target_id': 'events.crm_opportunity_id',
+            'owner_team': "'sales'",
+            'is_engagement': 'false',
+        }) }}
     from opportunity_events as events
     inner join {{ ref('int_crm_contacts__resolved') }} as contacts
         on events.primary_crm_contact_id = contacts.crm_contact_id

@@ -45,10 +45,7 @@ counted as (
     select
         *,
         -- The working days after the quiet day, up to and including the as-of date.
-        list_filter(
-            generate_series(cast(quiet_since as date) + interval 1 day, {{ as_of_date() }}, interval 1 day),
-            lambda day: isodow(day) < 6
-        ) as quiet_working_days
+        {{ working_days_since('quiet_since') }} as quiet_working_days
     from quiet
 )
 
