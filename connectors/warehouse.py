@@ -1,10 +1,12 @@
-"""Writing DataFrames into the DuckDB warehouse.
+"""Writing DataFrames into the DuckDB warehouse, and the quarantine, release and schema-drift tables.
 
 DuckDB is single-writer: callers open one connection with ``with duckdb.connect(path) as con`` and
 pass it in; nothing here keeps a connection.
 """
 
+import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,7 +24,49 @@ QUARANTINE_COLUMNS = [
     "raw_value",
     "run_id",
     "quarantined_at",
+    "row_hash",
+    "released_at",
+    "released_by",
+    "release_action",
 ]
+_QUARANTINE_TYPES = {
+    "source_file": "string",
+    "source_line": "Int64",
+    "record_key": "string",
+    "field": "string",
+    "rule": "string",
+    "reason": "string",
+    "raw_value": "string",
+    "run_id": "string",
+    "quarantined_at": "datetime64[us]",
+    "row_hash": "string",
+    "released_at": "datetime64[us]",
+    "released_by": "string",
+    "release_action": "string",
+}
+QUALITY_SCHEMA = "quality"
+SCHEMA_DRIFT_TYPES = {
+    "run_id": "string",
+    "detected_at": "datetime64[us]",
+    "source_schema": "string",
+    "source_table": "string",
+    "source_file": "string",
+    "column": "string",
+    "change": "string",
+    "detail": "string",
+}
+RELEASED_ROWS_TYPES = {
+    "source_schema": "string",
+    "source_table": "string",
+    "source_file": "string",
+    "source_line": "Int64",
+    "row_hash": "string",
+    "rule": "string",
+    "action": "string",
+    "fixes": "string",
+    "released_at": "datetime64[us]",
+    "released_by": "string",
+}
 
 
 def _ident(name: str) -> str:
@@ -155,7 +199,11 @@ def read_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> pd.Da
 
 
 def write_quarantine(
-    con: duckdb.DuckDBPyConnection, source_schema: str, source_table: str, rejects: pd.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    source_schema: str,
+    source_table: str,
+    rejects: pd.DataFrame,
+    keep_previous: bool = False,
 ) -> int:
     """Replace the quarantine table of one raw table with this run's rejected rows.
 
@@ -166,23 +214,166 @@ def write_quarantine(
         con: Open warehouse connection.
         source_schema: Schema of the raw table the rows were meant for.
         source_table: The raw table.
-        rejects: Rows with the ``QUARANTINE_COLUMNS``.
+        rejects: Rows with the ``QUARANTINE_COLUMNS`` (release columns may be absent).
+        keep_previous: Keep earlier rows this run did not re-read (incremental sources), one row
+            per record key, rule and fingerprint.
 
     Returns:
-        The number of quarantined rows.
+        The number of rows in the quarantine table.
     """
-    frame = rejects.reindex(columns=QUARANTINE_COLUMNS)
-    frame = frame.astype(
-        {
-            "source_file": "string",
-            "source_line": "Int64",
-            "record_key": "string",
-            "field": "string",
-            "rule": "string",
-            "reason": "string",
-            "raw_value": "string",
-            "run_id": "string",
-            "quarantined_at": "datetime64[us]",
-        }
-    )
-    return replace_table(con, "quarantine", f"{source_schema}__{source_table}", frame)
+    frame = rejects.reindex(columns=QUARANTINE_COLUMNS).astype(_QUARANTINE_TYPES)
+    table = f"{source_schema}__{source_table}"
+    if keep_previous and table_exists(con, "quarantine", table):
+        earlier = read_table(con, "quarantine", table).reindex(columns=QUARANTINE_COLUMNS)
+        frame = pd.concat([frame, earlier.astype(_QUARANTINE_TYPES)], ignore_index=True)
+        frame = frame.drop_duplicates(subset=["record_key", "rule", "row_hash"], keep="first")
+    return replace_table(con, "quarantine", table, frame)
+
+
+def quarantine_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """List the raw tables that have a quarantine table.
+
+    Args:
+        con: Open warehouse connection.
+
+    Returns:
+        (source schema, source table) pairs, sorted.
+    """
+    names = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'quarantine' ORDER BY 1"
+    ).fetchall()
+    return [tuple(name.split("__", 1)) for (name,) in names if "__" in name]
+
+
+def append_schema_drift(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    source_schema: str,
+    source_table: str,
+    drift: list[dict[str, str]],
+) -> int:
+    """Append this run's schema changes of one source to ``quality.schema_drift``.
+
+    The table exists after every load (empty when nothing changed), one row per run, file and
+    changed column: ``run_id, detected_at, source_schema, source_table, source_file, column,
+    change ('new' | 'missing' | 'retyped'), detail``.
+
+    Args:
+        con: Open warehouse connection.
+        run_id: The pipeline run.
+        source_schema: Schema of the raw table.
+        source_table: The raw table.
+        drift: Dicts with ``source_file, column, change, detail``.
+
+    Returns:
+        The number of rows appended.
+    """
+    frame = pd.DataFrame(drift).reindex(columns=list(SCHEMA_DRIFT_TYPES))
+    frame["run_id"] = run_id
+    frame["detected_at"] = datetime.now(UTC).replace(tzinfo=None)
+    frame["source_schema"] = source_schema
+    frame["source_table"] = source_table
+    frame = frame.astype(SCHEMA_DRIFT_TYPES)
+    append_rows(con, QUALITY_SCHEMA, "schema_drift", frame)
+    return len(frame)
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame) -> int:
+    """Append rows to a table, creating it from the DataFrame when missing.
+
+    Args:
+        con: Open warehouse connection.
+        schema: Target schema (created if missing).
+        table: Target table.
+        frame: The rows, with the table's columns.
+
+    Returns:
+        The number of rows appended.
+    """
+    if not table_exists(con, schema, table):
+        return replace_table(con, schema, table, frame)
+    if frame.empty:
+        return 0
+    con.register("_incoming", frame)
+    try:
+        columns = ", ".join(_ident(c) for c in frame.columns)
+        con.execute(f"INSERT INTO {qualified(schema, table)} ({columns}) SELECT {columns} FROM _incoming")
+    finally:
+        con.unregister("_incoming")
+    return len(frame)
+
+
+def released_rows(con: duckdb.DuckDBPyConnection, source_schema: str, source_table: str) -> pd.DataFrame:
+    """Return the steward releases of one raw table's quarantined rows, newest decision per row.
+
+    Args:
+        con: Open warehouse connection.
+        source_schema: Schema of the raw table.
+        source_table: The raw table.
+
+    Returns:
+        ``quality.released_rows`` rows for the table (empty when nothing was released).
+    """
+    if not table_exists(con, QUALITY_SCHEMA, "released_rows"):
+        return pd.DataFrame(columns=list(RELEASED_ROWS_TYPES)).astype(RELEASED_ROWS_TYPES)
+    return con.execute(
+        """
+        SELECT * FROM quality.released_rows
+        WHERE source_schema = ? AND source_table = ?
+        QUALIFY row_number() OVER (PARTITION BY source_file, source_line ORDER BY released_at DESC) = 1
+        """,
+        [source_schema, source_table],
+    ).df()
+
+
+def release_quarantined(
+    con: duckdb.DuckDBPyConnection,
+    source_schema: str,
+    source_table: str,
+    rows: pd.DataFrame,
+    action: str,
+    fixes: dict[str, str],
+    released_by: str,
+) -> int:
+    """Record a steward's release of quarantined rows and mark them released in the quarantine.
+
+    The next load reads the rows again from their files, applies ``fixes`` and validates them
+    (``accept`` skips the row rules); the rows are flagged ``_release_action`` in the raw table.
+
+    Args:
+        con: Open warehouse connection.
+        source_schema: Schema of the raw table.
+        source_table: The raw table.
+        rows: The quarantine rows to release (must have ``source_file, source_line, row_hash, rule``).
+        action: ``fix`` or ``accept``.
+        fixes: Field to new value, applied to every released row.
+        released_by: Who released them.
+
+    Returns:
+        The number of rows released.
+    """
+    now = datetime.now(UTC).replace(tzinfo=None)
+    frame = rows[["source_file", "source_line", "row_hash", "rule"]].copy()
+    frame.insert(0, "source_table", source_table)
+    frame.insert(0, "source_schema", source_schema)
+    frame["action"] = action
+    frame["fixes"] = json.dumps(fixes, sort_keys=True, ensure_ascii=False)
+    frame["released_at"] = now
+    frame["released_by"] = released_by
+    frame = frame.reindex(columns=list(RELEASED_ROWS_TYPES)).astype(RELEASED_ROWS_TYPES)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {QUALITY_SCHEMA}")
+    append_rows(con, QUALITY_SCHEMA, "released_rows", frame)
+    name = qualified("quarantine", f"{source_schema}__{source_table}")
+    con.register("_released", frame)
+    try:
+        con.execute(
+            f"""
+            UPDATE {name} AS q SET released_at = ?, released_by = ?, release_action = ?
+            FROM _released AS r
+            WHERE q.source_file = r.source_file AND q.source_line = r.source_line AND q.row_hash = r.row_hash
+            """,
+            [now, released_by, action],
+        )
+    finally:
+        con.unregister("_released")
+    return len(frame)

@@ -1,4 +1,11 @@
-"""Great Expectations suites as Dagster asset checks; blocking suites gate everything downstream."""
+"""Quality suites and the identity-graph health check as Dagster asset checks.
+
+Each suite becomes a check on its table; blocking suites fail with severity ERROR and Dagster
+skips everything downstream. Every outcome is also written to ``quality.check_results`` (failing
+row keys to ``quality.check_failures``), so stewards see the history outside Dagster.
+"""
+
+from datetime import date
 
 import dagster as dg
 
@@ -6,16 +13,47 @@ import expectations
 from connectors import warehouse
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.resources import CdpSettings
+from orchestration.settings import Settings
 
 
 def _results_table(outcome: expectations.SuiteOutcome) -> str:
     lines = ["| expectation | result | unexpected rows | observed |", "|---|---|---|---|"]
     for r in outcome.results:
         unexpected = "" if r.unexpected_count is None else r.unexpected_count
-        lines.append(
-            f"| {r.expectation} | {'pass' if r.success else 'FAIL'} | {unexpected} | {r.observed or ''} |"
-        )
+        observed = f"error: {r.error}" if r.error else (r.observed or "")
+        lines.append(f"| {r.expectation} | {'pass' if r.success else 'FAIL'} | {unexpected} | {observed} |")
     return "\n".join(lines)
+
+
+def _as_of(settings: Settings) -> date:
+    return date.fromisoformat(settings.as_of_date) if settings.as_of_date else date.today()
+
+
+def _log_failures(context: dg.AssetCheckExecutionContext, outcome: expectations.SuiteOutcome) -> None:
+    for failed in outcome.failed:
+        # Counts and rule names only: offending values may be personal data.
+        context.log.warning(
+            f"{outcome.suite}: {failed.expectation} failed"
+            + (f" on {failed.unexpected_count} row(s)" if failed.unexpected_count else "")
+            + (f" ({failed.error})" if failed.error else "")
+            + "; failing keys are in quality.check_failures"
+        )
+
+
+def _result(
+    spec: expectations.SuiteSpec, outcome: expectations.SuiteOutcome, **metadata
+) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=outcome.success,
+        severity=dg.AssetCheckSeverity.ERROR if spec.blocking else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rows_validated": outcome.rows,
+            "expectations": len(outcome.results),
+            "failed_expectations": len(outcome.failed),
+            "results": dg.MetadataValue.md(_results_table(outcome)),
+            **metadata,
+        },
+    )
 
 
 def _check(spec: expectations.SuiteSpec) -> dg.AssetChecksDefinition:
@@ -29,28 +67,51 @@ def _check(spec: expectations.SuiteSpec) -> dg.AssetChecksDefinition:
         pool=WAREHOUSE_POOL,
     )
     def _gx_check(context: dg.AssetCheckExecutionContext, cdp: CdpSettings) -> dg.AssetCheckResult:
-        with warehouse.connect(cdp.load().warehouse_path) as con:
-            frame = warehouse.read_table(con, schema, table)
-        outcome = expectations.validate(frame, spec)
-        for failed in outcome.failed:
-            # Counts and rule names only: offending values may be personal data.
-            context.log.warning(
-                f"{spec.name}: {failed.expectation} failed"
-                + (f" on {failed.unexpected_count} row(s)" if failed.unexpected_count is not None else "")
-                + (f" ({failed.error})" if failed.error else "")
+        settings = cdp.load()
+        with warehouse.connect(settings.warehouse_path) as con:
+            outcome = expectations.check_table(
+                con,
+                spec,
+                run_id=context.run.run_id,
+                as_of=_as_of(settings),
+                max_volume_change=settings.quality_max_volume_change,
             )
-        return dg.AssetCheckResult(
-            passed=outcome.success,
-            severity=dg.AssetCheckSeverity.ERROR if spec.blocking else dg.AssetCheckSeverity.WARN,
-            metadata={
-                "rows_validated": outcome.rows,
-                "expectations": len(outcome.results),
-                "failed_expectations": len(outcome.failed),
-                "results": dg.MetadataValue.md(_results_table(outcome)),
-            },
-        )
+        _log_failures(context, outcome)
+        return _result(spec, outcome)
 
     return _gx_check
 
 
-gx_checks = [_check(spec) for spec in expectations.SUITES]
+_HEALTH = expectations.IDENTITY_HEALTH_SUITE
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(list(_HEALTH.table)),
+    name=_HEALTH.name,
+    description=_HEALTH.description,
+    blocking=True,
+    pool=WAREHOUSE_POOL,
+)
+def identity_graph_health(context: dg.AssetCheckExecutionContext, cdp: CdpSettings) -> dg.AssetCheckResult:
+    """Cluster sizes and merge rate of the identity graph; blocks when the merge rate jumps."""
+    settings = cdp.load()
+    with warehouse.connect(settings.warehouse_path) as con:
+        health = expectations.check_identity_health(
+            con, context.run.run_id, max_change=settings.identity_max_merge_rate_change
+        )
+    _log_failures(context, health.outcome)
+    return _result(
+        _HEALTH,
+        health.outcome,
+        customers=health.customers,
+        largest_cluster=health.largest_cluster,
+        share_of_records_merged=dg.MetadataValue.float(round(health.share_merged, 4)),
+        merge_rate=dg.MetadataValue.float(round(health.merge_rate, 4)),
+        previous_merge_rate=dg.MetadataValue.float(round(health.previous_merge_rate, 4))
+        if health.previous_merge_rate is not None
+        else dg.MetadataValue.text("first run"),
+        cluster_size_distribution=dg.MetadataValue.json(health.size_distribution),
+    )
+
+
+gx_checks = [*(_check(spec) for spec in expectations.SUITES), identity_graph_health]

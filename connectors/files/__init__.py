@@ -1,10 +1,13 @@
 """File sources dropped into the landing folder: Segment JSON lines, ESP CSV, lead forms, tickets, NPS, consent.
 
 Every row is validated against its tool's schema (see ``_models``); rows that fail go to the
-quarantine frame with the file, line, field, rule and reason, and never stop the good rows.
+quarantine frame with the file, line, field, rule and reason, and never stop the good rows. Rows a
+steward released (``cdp quality quarantine release``) are read again from their file, with the
+steward's fixes applied, and validated again; header changes are reported as schema drift.
 """
 
 import csv
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ _TEXT = "string"
 _TS = "datetime64[us]"
 _INT = "Int64"
 _BOOL = "boolean"
-_LINEAGE = {"_source_file": _TEXT, "_source_line": _INT, "_loaded_at": _TS}
+_LINEAGE = {"_source_file": _TEXT, "_source_line": _INT, "_loaded_at": _TS, "_release_action": _TEXT}
 
 
 @dataclass(frozen=True)
@@ -210,22 +213,55 @@ SOURCES: tuple[FileSource, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Release:
+    """A steward's decision on one quarantined row, applied when its file is read again.
+
+    Attributes:
+        row_hash: Fingerprint of the row as quarantined; a changed row is no longer released.
+        action: ``fix`` (set fields, then validate as usual) or ``accept`` (load despite the row rules).
+        fixes: Field (CSV column, or dotted JSON path) to new value.
+    """
+
+    row_hash: str
+    action: str
+    fixes: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class LoadResult:
     """What reading one file source produced.
 
     Attributes:
-        rows: Valid rows in the raw table's layout, with lineage columns.
-        rejects: Quarantined rows with file, line, field, rule and reason.
+        rows: Valid rows in the raw table's layout, with lineage columns (``_release_action`` is
+            set on rows a steward released).
+        rejects: Quarantined rows with file, line, field, rule, reason and row fingerprint.
         files: The files read, relative to the landing folder.
         unexpected_columns: Columns found in a file's header that its schema does not know, per
             file (schema drift: they are ignored, never fatal).
+        drift: One dict per file and changed column: ``source_file, column, change, detail`` with
+            change ``new`` or ``missing``.
+        releases_applied: How many released rows were read again this run.
     """
 
     rows: pd.DataFrame
     rejects: pd.DataFrame
     files: list[str] = field(default_factory=list)
     unexpected_columns: dict[str, list[str]] = field(default_factory=dict)
+    drift: list[dict[str, str]] = field(default_factory=list)
+    releases_applied: int = 0
+
+
+def row_hash(raw: str) -> str:
+    """Fingerprint a row's text (first 16 hex digits of its SHA-256), to tie a release to it.
+
+    Args:
+        raw: The row as read (a JSON line, or a CSV row rendered as JSON).
+
+    Returns:
+        The fingerprint.
+    """
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
 def source(name: str) -> FileSource:
@@ -242,6 +278,34 @@ def source(name: str) -> FileSource:
             return candidate
     known = ", ".join(s.name for s in SOURCES)
     raise KeyError(f"unknown file source '{name}'; known sources: {known}")
+
+
+def source_for_table(schema: str, table: str) -> FileSource:
+    """Return the file source that loads ``schema.table``.
+
+    Args:
+        schema: Raw schema.
+        table: Raw table.
+
+    Returns:
+        The source definition.
+    """
+    for candidate in SOURCES:
+        if (candidate.schema, candidate.table) == (schema, table):
+            return candidate
+    raise KeyError(f"no file source loads {schema}.{table}")
+
+
+def known_fields(src: FileSource) -> set[str]:
+    """Return the fields a steward may fix in a source's rows: CSV header names or top-level JSON keys.
+
+    Args:
+        src: The file source.
+
+    Returns:
+        Every field any of the source's row models reads.
+    """
+    return set().union(*(_expected_headers(model)[1] for model in src.models.values()))
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None, str]]:
@@ -288,7 +352,16 @@ def _expected_headers(model: type[BaseModel]) -> tuple[set[str], set[str]]:
     return required, known
 
 
-def _reject(relative: str, line: int | None, key: Any, fld: str, rule: str, reason: str, raw: Any) -> dict:
+def _reject(
+    relative: str,
+    line: int | None,
+    key: Any,
+    fld: str,
+    rule: str,
+    reason: str,
+    raw: Any,
+    fingerprint: str | None = None,
+) -> dict:
     return {
         "source_file": relative,
         "source_line": line,
@@ -297,27 +370,62 @@ def _reject(relative: str, line: int | None, key: Any, fld: str, rule: str, reas
         "rule": rule,
         "reason": reason,
         "raw_value": None if raw is None else str(raw)[:2000],
+        "row_hash": fingerprint,
     }
 
 
-def _validation_reject(relative: str, line: int, record: dict, err: ValidationError, raw: str) -> dict:
+def _validation_reject(
+    relative: str, line: int, model: type[BaseModel], record: dict, err: ValidationError, raw: str
+) -> dict:
     first = err.errors(include_url=False)[0]
     loc = ".".join(str(p) for p in first["loc"]) or "(row)"
     value = first.get("input")
     shown = value if loc != "(row)" and not isinstance(value, dict) else raw
-    key = next((record.get(k) for k in ("messageId", "id") if record.get(k)), None)
-    if key is None:
-        key = next(iter(record.values()), None)
-    return _reject(relative, line, key, loc, first["type"], first["msg"], shown)
+    rule, reason = first["type"], first["msg"]
+    if rule == "missing" or (value is None and rule.endswith("_type")):
+        rule = "missing_key" if loc == model.key_field else "missing_value"
+        reason = f"required field '{loc}' is empty or absent"
+        shown = None
+    key = record.get(model.key_field) or None
+    return _reject(relative, line, key, loc, rule, reason, shown, row_hash(raw))
 
 
-def read_source(src: FileSource, landing_dir: str | Path, run_id: str) -> LoadResult:
+def _apply_fixes(record: dict[str, Any], fixes: dict[str, str]) -> dict[str, Any]:
+    fixed = json.loads(json.dumps(record, default=str))
+    for path, value in fixes.items():
+        *parents, leaf = path.split(".")
+        target = fixed
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return fixed
+
+
+def _header_drift(relative: str, header: list[str], required: set[str], known: set[str]) -> list[dict]:
+    drift = [
+        {"source_file": relative, "column": c, "change": "new", "detail": "not in the schema; ignored"}
+        for c in sorted(set(header) - known)
+    ]
+    for column in sorted(known - set(header)):
+        detail = "required; the file is quarantined" if column in required else "optional; loaded as empty"
+        drift.append({"source_file": relative, "column": column, "change": "missing", "detail": detail})
+    return drift
+
+
+def read_source(
+    src: FileSource,
+    landing_dir: str | Path,
+    run_id: str,
+    releases: dict[tuple[str, int], Release] | None = None,
+) -> LoadResult:
     """Read every file of one source from the landing folder.
 
     Args:
         src: The source to read.
         landing_dir: The landing folder.
         run_id: The pipeline run, written into quarantine rows.
+        releases: Released rows by (file relative to the landing folder, line); a release applies
+            only while the row is unchanged (same fingerprint).
 
     Returns:
         Valid rows and quarantined rows; a file that cannot be read at all is quarantined as one
@@ -325,10 +433,13 @@ def read_source(src: FileSource, landing_dir: str | Path, run_id: str) -> LoadRe
     """
     landing = Path(landing_dir)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    releases = releases or {}
     rows: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     files: list[str] = []
     unexpected: dict[str, list[str]] = {}
+    drift: list[dict[str, str]] = []
+    applied = 0
     for path in sorted(landing.glob(src.pattern)):
         relative = path.relative_to(landing).as_posix()
         files.append(relative)
@@ -348,8 +459,9 @@ def read_source(src: FileSource, landing_dir: str | Path, run_id: str) -> LoadRe
             )
             continue
         header = _header(path)
+        required, known = _expected_headers(model)
         if header:
-            required, known = _expected_headers(model)
+            drift.extend(_header_drift(relative, header, required, known))
             missing = sorted(required - set(header))
             if missing:
                 rejects.append(
@@ -368,21 +480,55 @@ def read_source(src: FileSource, landing_dir: str | Path, run_id: str) -> LoadRe
             extra = sorted(set(header) - known)
             if extra:
                 unexpected[relative] = extra
+        json_keys: dict[str, int] = {}
         for line, record, parse_error, raw in _records(path):
             if record is None:
-                rejects.append(_reject(relative, line, None, "(row)", "unparseable", parse_error, raw))
+                rejects.append(
+                    _reject(relative, line, None, "(row)", "unparseable", parse_error, raw, row_hash(raw))
+                )
                 continue
+            if not header:
+                for key in record.keys() - known:
+                    json_keys[key] = json_keys.get(key, 0) + 1
+            release = releases.get((relative, line))
+            if release is not None and release.row_hash != row_hash(raw):
+                release = None
+            if release is not None:
+                applied += 1
+                record = _apply_fixes(record, release.fixes)
+            context = {m.ACCEPT_CONTEXT: release is not None and release.action == "accept"}
             try:
-                row = model.model_validate(record).to_raw()
+                row = model.model_validate(record, context=context).to_raw()
             except ValidationError as err:
-                rejects.append(_validation_reject(relative, line, record, err, raw))
+                rejects.append(_validation_reject(relative, line, model, record, err, raw))
                 continue
-            row.update(_source_file=relative, _source_line=line, _loaded_at=loaded_at)
+            row.update(
+                _source_file=relative,
+                _source_line=line,
+                _loaded_at=loaded_at,
+                _release_action=release.action if release else None,
+            )
             rows.append(row)
+        drift.extend(
+            {
+                "source_file": relative,
+                "column": key,
+                "change": "new",
+                "detail": f"in {count} line(s); ignored",
+            }
+            for key, count in sorted(json_keys.items())
+        )
     columns = {**src.columns, **_LINEAGE}
     frame = pd.DataFrame(rows, columns=list(columns)).astype(columns)
     rejected = pd.DataFrame(rejects)
     if not rejected.empty:
         rejected["run_id"] = run_id
         rejected["quarantined_at"] = loaded_at
-    return LoadResult(rows=frame, rejects=rejected, files=files, unexpected_columns=unexpected)
+    return LoadResult(
+        rows=frame,
+        rejects=rejected,
+        files=files,
+        unexpected_columns=unexpected,
+        drift=drift,
+        releases_applied=applied,
+    )

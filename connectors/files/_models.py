@@ -7,9 +7,22 @@ message; the rest of the file still loads.
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+ACCEPT_CONTEXT = "accept_row_rules"
+"""Validation-context flag set for rows a steward released as-is: the row rules below are skipped
+(type, range and allowed-value checks still apply, the raw table's column types need them)."""
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -43,8 +56,31 @@ def _yes_no(value: Any) -> Any:
 YesNo = Annotated[bool | None, BeforeValidator(_yes_no)]
 
 
+def _accepted(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(ACCEPT_CONTEXT))
+
+
+def _email_shape(value: str | None, info: ValidationInfo) -> str | None:
+    if value is None or _accepted(info):
+        return value
+    if value.count("@") != 1 or "." not in value.split("@")[1] or " " in value:
+        raise PydanticCustomError("invalid_email", "not an email address")
+    return value
+
+
+Email = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_email_shape)]
+RequiredEmail = Annotated[str, BeforeValidator(_blank_to_none), AfterValidator(_email_shape)]
+
+
+def _row_rule(info: ValidationInfo, rule: str, message: str) -> None:
+    if not _accepted(info):
+        raise PydanticCustomError(rule, message)
+
+
 class _Row(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+    key_field: ClassVar[str]
 
     def to_raw(self) -> dict[str, Any]:
         """Return the row in its raw table's layout."""
@@ -56,6 +92,7 @@ class SegmentMessage(_Row):
     """One Segment-spec message (identify, track, page, screen, group, alias)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+    key_field: ClassVar[str] = "messageId"
 
     type: Literal["identify", "track", "page", "screen", "group", "alias"]
     messageId: RequiredText
@@ -69,11 +106,11 @@ class SegmentMessage(_Row):
     context: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _identified_somehow(self) -> "SegmentMessage":
+    def _identified_somehow(self, info: ValidationInfo) -> "SegmentMessage":
         if not self.anonymousId and not self.userId:
-            raise ValueError("a message needs an anonymousId or a userId")
+            _row_rule(info, "unidentified_message", "a message needs an anonymousId or a userId")
         if self.type == "track" and not self.event:
-            raise ValueError("a track message needs an event name")
+            _row_rule(info, "track_without_event", "a track message needs an event name")
         return self
 
     def to_raw(self) -> dict[str, Any]:
@@ -121,20 +158,15 @@ class SegmentMessage(_Row):
 class EmailActivity(_Row):
     """One row of the ESP's activity export."""
 
-    email: RequiredText
+    key_field: ClassVar[str] = "email"
+
+    email: RequiredEmail
     campaign_id: RequiredText
     campaign_name: Text = None
     event: Literal["sent", "open", "click", "unsubscribe", "bounce"]
     occurred_at: Timestamp = Field(validation_alias="timestamp")
     url: Text = None
     bounce_type: Annotated[Literal["hard", "soft"] | None, BeforeValidator(_blank_to_none)] = None
-
-    @field_validator("email")
-    @classmethod
-    def _looks_like_email(cls, value: str) -> str:
-        if value.count("@") != 1 or "." not in value.split("@")[1]:
-            raise ValueError("not an email address")
-        return value
 
 
 class _Lead(_Row):
@@ -166,11 +198,13 @@ class _Lead(_Row):
 class WebFormLead(_Row):
     """A submission of the website's lead form."""
 
+    key_field: ClassVar[str] = "submission_id"
+
     submission_id: RequiredText
     submitted_at: Timestamp
     first_name: Text = None
     last_name: Text = None
-    email: Text = None
+    email: Email = None
     phone: Text = None
     company: Text = None
     job_title: Text = None
@@ -189,10 +223,12 @@ class WebFormLead(_Row):
 class VideoAdLead(_Row):
     """A lead from a short-video platform's instant form."""
 
+    key_field: ClassVar[str] = "lead_id"
+
     lead_id: RequiredText
     created_time: Timestamp
     full_name: Text = None
-    email: Text = None
+    email: Email = None
     phone_number: Text = None
     company_name: Text = None
     campaign_name: Text = None
@@ -215,6 +251,8 @@ class VideoAdLead(_Row):
 
 class HotlineLead(_Row):
     """A call to the sales hotline, logged by the agent."""
+
+    key_field: ClassVar[str] = "call_id"
 
     call_id: RequiredText
     call_started_at: Timestamp
@@ -241,12 +279,14 @@ class HotlineLead(_Row):
 class TradeshowBadgeLead(_Row):
     """A badge scanned at a trade-show booth."""
 
+    key_field: ClassVar[str] = "badge_id"
+
     badge_id: RequiredText
     scanned_at: Timestamp
     event_name: Text = None
     first_name: Text = None
     last_name: Text = None
-    email: Text = None
+    email: Email = None
     company: Text = None
     title: Text = None
     country: Text = None
@@ -270,11 +310,13 @@ class TradeshowBadgeLead(_Row):
 class Ticket(_Row):
     """A support ticket from the help desk export."""
 
+    key_field: ClassVar[str] = "ticket_id"
+
     ticket_id: RequiredText
     created_at: Timestamp
     solved_at: OptionalTimestamp = None
     requester_name: Text = None
-    requester_email: Text = None
+    requester_email: Email = None
     requester_phone: Text = None
     subject: Text = None
     status: Literal["new", "open", "pending", "solved", "closed"]
@@ -284,18 +326,20 @@ class Ticket(_Row):
     is_escalated: YesNo = None
 
     @model_validator(mode="after")
-    def _solved_after_created(self) -> "Ticket":
+    def _solved_after_created(self, info: ValidationInfo) -> "Ticket":
         if self.solved_at and _to_utc_naive(self.solved_at) < _to_utc_naive(self.created_at):
-            raise ValueError("solved_at is before created_at")
+            _row_rule(info, "solved_before_created", "solved_at is before created_at")
         return self
 
 
 class NpsResponse(_Row):
     """One answer to an NPS survey."""
 
+    key_field: ClassVar[str] = "response_id"
+
     response_id: RequiredText
     responded_at: Timestamp
-    email: Text = None
+    email: Email = None
     score: Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=10)]
     comment: Text = None
     survey_name: Text = None
@@ -304,8 +348,10 @@ class NpsResponse(_Row):
 class ConsentEvent(_Row):
     """A consent grant or withdrawal for one purpose."""
 
+    key_field: ClassVar[str] = "consent_id"
+
     consent_id: RequiredText
-    subject_email: Text = None
+    subject_email: Email = None
     subject_phone: Text = None
     purpose: Literal["email_marketing", "advertising", "analytics"]
     status: Literal["granted", "withdrawn"]
@@ -313,7 +359,7 @@ class ConsentEvent(_Row):
     source: Text = None
 
     @model_validator(mode="after")
-    def _has_subject(self) -> "ConsentEvent":
+    def _has_subject(self, info: ValidationInfo) -> "ConsentEvent":
         if not self.subject_email and not self.subject_phone:
-            raise ValueError("a consent event needs a subject email or phone")
+            _row_rule(info, "missing_subject", "a consent event needs a subject email or phone")
         return self

@@ -1,15 +1,140 @@
-"""Ingest layer: CRM tables and landing-folder files into the warehouse's raw_* schemas."""
+"""Ingest layer: CRM tables and landing-folder files into the warehouse's raw_* schemas.
+
+Rows failing row rules go to ``quarantine.<schema>__<table>``; header and column changes are
+appended to ``quality.schema_drift``; rows a steward released are read again (``quality.released_rows``).
+"""
+
+import json
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 
 from connectors import warehouse
-from connectors.crm import CRM_TABLES, read_crm_table
-from connectors.files import SOURCES, FileSource, read_source
+from connectors.crm import CRM_TABLES, CrmTable, read_crm_table
+from connectors.files import SOURCES, FileSource, Release, read_source, row_hash
 from orchestration.assets._metadata import table_metadata
 from orchestration.resources import CdpSettings
 
 WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+def crm_row_rejects(frame: pd.DataFrame, table: CrmTable, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split CRM rows into good rows and quarantine rows by the CRM row rules.
+
+    Rules: the primary key is present (``missing_key``); an ``email`` holds one ``@`` and a dotted
+    domain (``invalid_email``); ``updated_at`` is not before ``created_at`` (``updated_before_created``).
+
+    Args:
+        frame: Rows read from the CRM table.
+        table: The CRM table.
+        run_id: The pipeline run.
+
+    Returns:
+        The good rows and the quarantine rows (``QUARANTINE_COLUMNS`` layout, file ``crm:<table>``).
+    """
+    checks = [(frame[table.key].isna(), table.key, "missing_key", f"primary key '{table.key}' is empty")]
+    if "email" in frame.columns:
+        email = frame["email"].astype("string").str.strip()
+        shaped = email.str.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", na=True).astype(bool)
+        checks.append((~shaped, "email", "invalid_email", "not an email address"))
+    if {"created_at", "updated_at"} <= set(frame.columns):
+        before = (frame["updated_at"] < frame["created_at"]).fillna(False).astype(bool)
+        checks.append((before, "updated_at", "updated_before_created", "updated_at is before created_at"))
+    failed = pd.Series(False, index=frame.index)
+    rejects = []
+    for mask, column, rule, reason in checks:
+        mask = mask & ~failed
+        failed |= mask
+        for index in frame.index[mask]:
+            row = frame.loc[index]
+            raw = json.dumps(row.to_dict(), default=str, ensure_ascii=False)
+            rejects.append(
+                {
+                    "source_file": f"crm:{table.name}",
+                    "record_key": None if pd.isna(row[table.key]) else str(row[table.key]),
+                    "field": column,
+                    "rule": rule,
+                    "reason": reason,
+                    "raw_value": None if pd.isna(row[column]) else str(row[column]),
+                    "row_hash": row_hash(raw),
+                    "run_id": run_id,
+                    "quarantined_at": datetime.now(UTC).replace(tzinfo=None),
+                }
+            )
+    return frame[~failed], pd.DataFrame(rejects)
+
+
+def crm_drift(con, table: CrmTable, frame: pd.DataFrame) -> list[dict[str, str]]:
+    """Compare the columns read from a CRM table with the warehouse's copy of it.
+
+    Args:
+        con: Open warehouse connection.
+        table: The CRM table.
+        frame: The rows just read (before the lineage column is added).
+
+    Returns:
+        Drift dicts (``source_file, column, change, detail``): new, missing or retyped columns;
+        empty on the first load.
+    """
+    if not warehouse.table_exists(con, "raw_crm", table.name):
+        return []
+    existing = {
+        r[0]: r[1]
+        for r in con.execute(f"DESCRIBE {warehouse.qualified('raw_crm', table.name)}").fetchall()
+        if not r[0].startswith("_")
+    }
+    con.register("_probe", frame)
+    try:
+        incoming = {r[0]: r[1] for r in con.execute("DESCRIBE _probe").fetchall()}
+    finally:
+        con.unregister("_probe")
+    where = f"crm:{table.name}"
+    drift = [
+        {"source_file": where, "column": c, "change": "new", "detail": f"type {incoming[c]}; column added"}
+        for c in sorted(incoming.keys() - existing.keys())
+    ]
+    drift += [
+        {
+            "source_file": where,
+            "column": c,
+            "change": "missing",
+            "detail": f"was {existing[c]}; kept, no new values",
+        }
+        for c in sorted(existing.keys() - incoming.keys())
+    ]
+    # A partial incremental read can turn an integer column into floats (nulls) or leave it all
+    # null; only a change of kind (number, text, time, flag) on a column with values is drift.
+    drift += [
+        {"source_file": where, "column": c, "change": "retyped", "detail": f"{existing[c]} -> {incoming[c]}"}
+        for c in sorted(existing.keys() & incoming.keys())
+        if frame[c].notna().any()
+        and incoming[c] != '"NULL"'
+        and _type_kind(existing[c]) != _type_kind(incoming[c])
+    ]
+    return drift
+
+
+def _type_kind(duckdb_type: str) -> str:
+    upper = duckdb_type.upper()
+    if upper.startswith(("TIMESTAMP", "DATE", "TIME")):
+        return "time"
+    if upper == "BOOLEAN":
+        return "flag"
+    if upper.startswith(
+        ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT", "DOUBLE", "FLOAT", "DECIMAL")
+    ):
+        return "number"
+    return upper
+
+
+def _releases(con, src: FileSource) -> dict[tuple[str, int], Release]:
+    frame = warehouse.released_rows(con, src.schema, src.table)
+    return {
+        (r.source_file, int(r.source_line)): Release(r.row_hash, r.action, json.loads(r.fixes or "{}"))
+        for r in frame.itertuples()
+        if pd.notna(r.source_line)
+    }
 
 
 @dg.multi_asset(
@@ -41,6 +166,19 @@ def crm_tables(context: dg.AssetExecutionContext, cdp: CdpSettings):
                 if "updated_at" in columns:
                     since = con.execute(f"SELECT max(updated_at) FROM {name}").fetchall()[0][0]
             frame = read_crm_table(settings.crm_url, table, since=since, schema=settings.crm_schema)
+            if frame.attrs.get("missing_in_crm"):
+                context.log.warning(
+                    f"the CRM has no table '{table.name}'; raw_crm.{table.name} stays empty (optional table)"
+                )
+            drift = crm_drift(con, table, frame)
+            warehouse.append_schema_drift(con, context.run_id, "raw_crm", table.name, drift)
+            frame, rejects = crm_row_rejects(frame, table, context.run_id)
+            quarantined = warehouse.write_quarantine(con, "raw_crm", table.name, rejects, keep_previous=True)
+            if len(rejects):
+                rules = rejects.groupby("rule").size().to_dict()
+                context.log.warning(
+                    f"raw_crm.{table.name}: {len(rejects)} row(s) quarantined by rule {rules}; fix them in the CRM"
+                )
             frame["_loaded_at"] = pd.Timestamp.now("UTC").tz_localize(None).floor("us")
             changed = warehouse.upsert_table(con, "raw_crm", table.name, frame, table.key)
             # Count and preview in SQL: the table grows with every load, the metadata need not.
@@ -53,6 +191,8 @@ def crm_tables(context: dg.AssetExecutionContext, cdp: CdpSettings):
                     **table_metadata(head, row_count=total),
                     "rows_changed_this_run": dg.MetadataValue.int(changed),
                     "incremental_since": dg.MetadataValue.text(str(since) if since else "full load"),
+                    "quarantined_rows": dg.MetadataValue.int(quarantined),
+                    "schema_drift": dg.MetadataValue.json(drift),
                 },
             )
 
@@ -67,10 +207,12 @@ def _file_asset(src: FileSource) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, cdp: CdpSettings) -> dg.MaterializeResult:
         settings = cdp.load()
-        result = read_source(src, settings.landing_dir, context.run_id)
         with warehouse.connect(settings.warehouse_path) as con:
+            releases = _releases(con, src)
+            result = read_source(src, settings.landing_dir, context.run_id, releases=releases)
             warehouse.replace_table(con, src.schema, src.table, result.rows)
             quarantined = warehouse.write_quarantine(con, src.schema, src.table, result.rejects)
+            warehouse.append_schema_drift(con, context.run_id, src.schema, src.table, result.drift)
         if not result.files:
             context.log.warning(f"no files matched {src.pattern} under the landing folder")
         if quarantined:
@@ -80,12 +222,15 @@ def _file_asset(src: FileSource) -> dg.AssetsDefinition:
             )
         for file, columns in result.unexpected_columns.items():
             context.log.warning(f"{file}: new column(s) {columns} not in the schema; ignored")
+        if result.releases_applied:
+            context.log.info(f"{result.releases_applied} released row(s) read again")
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(result.rows),
                 "files": dg.MetadataValue.json(result.files),
                 "quarantined_rows": dg.MetadataValue.int(quarantined),
-                "schema_drift": dg.MetadataValue.json(result.unexpected_columns),
+                "schema_drift": dg.MetadataValue.json(result.drift),
+                "released_rows_read": dg.MetadataValue.int(result.releases_applied),
             }
         )
 

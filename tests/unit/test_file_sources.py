@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from connectors.files import read_source, source
+from connectors.files import Release, read_source, source
 
 
 def _write(path: Path, text: str) -> None:
@@ -156,3 +156,70 @@ def test_empty_landing_folder_gives_typed_empty_tables(tmp_path):
     assert result.rows.empty and result.rejects.empty and result.files == []
     assert str(result.rows["created_at"].dtype) == "datetime64[us]"
     assert str(result.rows["csat_score"].dtype) == "Int64"
+
+
+def test_missing_fields_and_emails_get_their_own_rules(tmp_path):
+    _write(
+        tmp_path / "events" / "events-2026-05.jsonl",
+        json.dumps({k: v for k, v in json.loads(_event()).items() if k != "timestamp"}) + "\n",
+    )
+    _write(
+        tmp_path / "service" / "tickets.csv",
+        "ticket_id,created_at,requester_email,status,priority\n"
+        ",2026-05-01 09:00:00,a@x.com,open,low\n"
+        "t2,,a@x.com,open,low\n"
+        "t3,2026-05-01 09:00:00,a@x,open,low\n"
+        "t4,2026-05-01 09:00:00,a@x.com,open,low\n",
+    )
+    events = read_source(source("events"), tmp_path, run_id="r").rejects.iloc[0]
+    assert (events["field"], events["rule"], events["record_key"]) == ("timestamp", "missing_value", "m1")
+    assert pd.isna(events["raw_value"])
+    tickets = read_source(source("tickets"), tmp_path, run_id="r")
+    assert tickets.rows["ticket_id"].tolist() == ["t4"]
+    assert tickets.rejects[["source_line", "field", "rule"]].values.tolist() == [
+        [2, "ticket_id", "missing_key"],
+        [3, "created_at", "missing_value"],
+        [4, "requester_email", "invalid_email"],
+    ]
+    assert tickets.rejects["reason"].tolist()[:2] == [
+        "required field 'ticket_id' is empty or absent",
+        "required field 'created_at' is empty or absent",
+    ]
+    assert tickets.rejects["row_hash"].str.len().eq(16).all()
+    assert [d["column"] for d in tickets.drift if d["change"] == "missing"] == [
+        "channel",
+        "csat_score",
+        "is_escalated",
+        "requester_name",
+        "requester_phone",
+        "solved_at",
+        "subject",
+    ]
+
+
+def test_a_release_fixes_or_accepts_a_row_only_while_it_is_unchanged(tmp_path):
+    _write(
+        tmp_path / "service" / "nps_responses.csv",
+        "response_id,responded_at,email,score\nr1,2026-05-01 09:00:00,bad-email,9\n",
+    )
+    first = read_source(source("nps_responses"), tmp_path, run_id="r").rejects.iloc[0]
+    fingerprint = first["row_hash"]
+    line = ("service/nps_responses.csv", 2)
+    fixed = read_source(
+        source("nps_responses"),
+        tmp_path,
+        run_id="r",
+        releases={line: Release(fingerprint, "fix", {"email": "a@x.com"})},
+    )
+    assert fixed.rows[["email", "_release_action"]].values.tolist() == [["a@x.com", "fix"]]
+    assert fixed.rejects.empty and fixed.releases_applied == 1
+    accepted = read_source(
+        source("nps_responses"), tmp_path, run_id="r", releases={line: Release(fingerprint, "accept")}
+    )
+    assert accepted.rows[["email", "_release_action"]].values.tolist() == [["bad-email", "accept"]]
+    stale = read_source(
+        source("nps_responses"), tmp_path, run_id="r", releases={line: Release("0" * 16, "accept")}
+    )
+    assert (
+        stale.rows.empty and stale.rejects.iloc[0]["rule"] == "invalid_email" and stale.releases_applied == 0
+    )
