@@ -1,4 +1,4 @@
-"""HubSpot contacts or companies as a sync destination, and as a source of raw records."""
+"""HubSpot contacts or companies as a sync destination."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -220,30 +220,6 @@ def sync_hubspot(
         client, object_type=object_type, id_property=id_property, overwrite_nulls=policy.overwrite_nulls
     )
     return run_sync(records, destination, con, policy, run_id=run_id)
-
-
-def read_objects(client: HubSpotClient, object_type: str, properties: Sequence[str]) -> pd.DataFrame:
-    """Read every object of a type into a DataFrame (HubSpot as a source).
-
-    Args:
-        client: The HubSpot client.
-        object_type: ``contacts`` or ``companies``.
-        properties: Property names to read; each becomes a column.
-
-    Returns:
-        One row per object: ``hubspot_id``, ``created_at``, ``updated_at`` and one text column per property.
-    """
-    rows = [
-        {
-            "hubspot_id": item["id"],
-            "created_at": item.get("createdAt"),
-            "updated_at": item.get("updatedAt"),
-            **{p: (item.get("properties") or {}).get(p) for p in properties},
-        }
-        for item in client.iter_objects(object_type, properties)
-    ]
-    columns = ["hubspot_id", "created_at", "updated_at", *properties]
-    return pd.DataFrame(rows, columns=columns).astype("string")
 
 
 def _op(operation: str) -> str:

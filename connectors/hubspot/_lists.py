@@ -22,6 +22,7 @@ class ListSyncResult:
         added: Contacts added to the list.
         removed: Contacts removed from the list.
         unmatched: Members with no HubSpot contact (left out; counted, never logged by address).
+        dry_run: True when ``added`` and ``removed`` are the plan and nothing was sent.
     """
 
     list_name: str
@@ -31,18 +32,23 @@ class ListSyncResult:
     added: int
     removed: int
     unmatched: int
+    dry_run: bool = False
 
 
-def sync_list(client: HubSpotClient, list_name: str, members: pd.DataFrame) -> ListSyncResult:
+def sync_list(
+    client: HubSpotClient, list_name: str, members: pd.DataFrame, *, dry_run: bool = False
+) -> ListSyncResult:
     """Make a manual HubSpot contact list hold exactly the audience's contacts.
 
     Args:
         client: The HubSpot client.
         list_name: The list's name (created as a MANUAL contact list when missing).
         members: One row per audience member with an ``email`` column (e.g. ``audiences.<name>``).
+        dry_run: Only read: count what would be added and removed; create no list, change no membership.
 
     Returns:
-        The counts; only the difference with the list's current membership is sent.
+        The counts; only the difference with the list's current membership is sent. A dry run
+        against a list that does not exist yet reports an empty ``list_id``.
 
     Raises:
         SyncConfigError: ``members`` has no ``email`` column.
@@ -52,7 +58,7 @@ def sync_list(client: HubSpotClient, list_name: str, members: pd.DataFrame) -> L
             f"audience for list '{list_name}' has no email column; HubSpot lists match contacts by email"
         )
     emails = sorted({str(e).strip().lower() for e in members["email"].dropna() if str(e).strip()})
-    list_id = _list_id(client, list_name)
+    list_id = _list_id(client, list_name, create=not dry_run)
     wanted: set[str] = set()
     for start in range(0, len(emails), MAX_BATCH):
         body = {
@@ -66,25 +72,40 @@ def sync_list(client: HubSpotClient, list_name: str, members: pd.DataFrame) -> L
         if response.status_code != 207:
             client.checked(response)
         wanted.update(str(r["id"]) for r in response.json().get("results", []))
-    current = {str(r["recordId"]) for r in client.paged(f"/crm/v3/lists/{list_id}/memberships", {})}
+    current = (
+        {str(r["recordId"]) for r in client.paged(f"/crm/v3/lists/{list_id}/memberships", {})}
+        if list_id
+        else set()
+    )
     to_add, to_remove = sorted(wanted - current, key=int), sorted(current - wanted, key=int)
-    for action, ids in (("add", to_add), ("remove", to_remove)):
-        for start in range(0, len(ids), MAX_BATCH):
-            client.checked(
-                client.request(
-                    "PUT",
-                    f"/crm/v3/lists/{list_id}/memberships/{action}",
-                    json=ids[start : start + MAX_BATCH],
+    if not dry_run:
+        for action, ids in (("add", to_add), ("remove", to_remove)):
+            for start in range(0, len(ids), MAX_BATCH):
+                client.checked(
+                    client.request(
+                        "PUT",
+                        f"/crm/v3/lists/{list_id}/memberships/{action}",
+                        json=ids[start : start + MAX_BATCH],
+                    )
                 )
-            )
     return ListSyncResult(
-        list_name, list_id, len(emails), len(wanted), len(to_add), len(to_remove), len(emails) - len(wanted)
+        list_name,
+        list_id,
+        len(emails),
+        len(wanted),
+        len(to_add),
+        len(to_remove),
+        len(emails) - len(wanted),
+        dry_run,
     )
 
 
-def _list_id(client: HubSpotClient, name: str) -> str:
+def _list_id(client: HubSpotClient, name: str, *, create: bool) -> str:
+    """The list's id; a missing list is created, or, when ``create`` is False, reported as ""."""
     response = client.request("GET", f"/crm/v3/lists/object-type-id/{CONTACT_OBJECT_TYPE_ID}/name/{name}")
     if response.status_code == 404:
+        if not create:
+            return ""
         body = {"name": name, "objectTypeId": CONTACT_OBJECT_TYPE_ID, "processingType": "MANUAL"}
         return str(client.checked(client.request("POST", "/crm/v3/lists", json=body))["list"]["listId"])
     return str(client.checked(response)["list"]["listId"])

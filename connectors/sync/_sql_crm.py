@@ -186,6 +186,7 @@ def sync_sql_crm(
         dry_run=dry_run or base.dry_run,
         full_refresh=full_refresh or base.full_refresh,
     )
+    target = _without_owned_stamp(target, effective.crm_owned_fields)
     planned = build_records(
         records,
         key_column=INPUT_KEY,
@@ -194,6 +195,18 @@ def sync_sql_crm(
     integer_keys = all(isinstance(r.key, int) for r in planned if r.key is not None)
     destination = SqlCrmDestination(target, integer_keys=integer_keys)
     return run_sync(planned, destination, state_con, effective, run_id=run_id)
+
+
+def _without_owned_stamp(target: SqlCrmTarget, owned: frozenset[str]) -> SqlCrmTarget:
+    """The target minus its ``synced_at`` column when the CRM owns that column.
+
+    The engine drops CRM-owned data fields from every payload; the timestamp is not part of a
+    payload (the destination stamps it), so ownership of it is applied to the mapping instead.
+    """
+    stamp = target.columns.get("synced_at")
+    if stamp is None or stamp not in owned:
+        return target
+    return replace(target, field_map={f: c for f, c in target.columns.items() if f != "synced_at"})
 
 
 def _engine(target: SqlCrmTarget) -> sa.Engine:

@@ -7,7 +7,7 @@ import pandas as pd
 
 # Column names that hold personal data; their values never leave the warehouse in metadata.
 _PII = re.compile(
-    r"(email|phone|first_name|last_name|full_name|_name$|^name$|caller|context_ip|user_agent|comment|notes|subject)"
+    r"(email|phone|first_?name|last_?name|full_?name|_name$|^name$|caller|context_ip|user_agent|comment|notes|subject)"
 )
 _NOT_PII = {"campaign_name", "event_name", "page_name", "survey_name", "ad_name", "company_name"}
 

@@ -1,7 +1,9 @@
 """HubSpot as a source (raw_hubspot.*) and a destination (hubspot/contacts, audience lists).
 
-Defined only when ``CDP_HUBSPOT_TOKEN`` is set, so the default graph has no HubSpot assets.
-The destination assets sit downstream of the marts, so the marts' blocking checks gate them.
+The source assets always exist, so the dbt models that read them build in every environment:
+without ``CDP_HUBSPOT_TOKEN`` they write empty tables with the usual columns and say so in their
+metadata. The destination assets exist only when the token is set; they sit downstream of the
+marts and audiences, so the marts' blocking checks gate them.
 """
 
 import os
@@ -10,8 +12,16 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from connectors import warehouse
-from connectors.hubspot import HubSpotClient, HubSpotDestination, read_objects, sync_hubspot, sync_list
+from connectors import audiences, warehouse
+from connectors.hubspot import (
+    SOURCE_PROPERTIES,
+    HubSpotClient,
+    HubSpotDestination,
+    empty_objects,
+    read_objects,
+    sync_hubspot,
+    sync_list,
+)
 from connectors.sync import CircuitBreakerOpen, read_back
 from orchestration.assets._metadata import table_metadata
 from orchestration.assets.activation import (
@@ -24,12 +34,6 @@ from orchestration.assets.activation import (
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.resources import CdpSettings
 
-SOURCE_PROPERTIES = {
-    "contacts": ("email", "firstname", "lastname", "phone", "company", "lifecyclestage", "hs_object_id"),
-    "companies": ("name", "domain", "industry", "numberofemployees", "hs_object_id"),
-}
-"""Properties read from HubSpot per object type into ``raw_hubspot.<type>``."""
-
 CONTACT_FEED_SQL = """
     SELECT lower(dim.email) AS email, health.customer_id, health.health_score, health.health_tier,
            health.health_top_reason AS health_drivers
@@ -41,30 +45,50 @@ CONTACT_FEED_SQL = """
 
 
 def hubspot_enabled() -> bool:
-    """Tell whether a HubSpot token is configured (the HubSpot assets exist only then)."""
+    """Tell whether a HubSpot token is configured (the destination assets exist only then)."""
     return bool(os.environ.get("CDP_HUBSPOT_TOKEN", "").strip())
 
 
 def _source_asset(object_type: str) -> dg.AssetsDefinition:
+    singular = object_type[:-1]
+
     @dg.asset(
         key=["raw_hubspot", object_type],
         group_name="raw_hubspot",
-        description=f"One row per HubSpot {object_type[:-1]} as read from the CRM v3 API (text values).",
-        kinds={"hubspot"},
+        description=(
+            f"One row per HubSpot {singular} as read from the CRM v3 API (text values); a full "
+            f"snapshot each run, empty when CDP_HUBSPOT_TOKEN is not set."
+        ),
+        kinds={"hubspot", "duckdb"},
         pool=WAREHOUSE_POOL,
     )
     def _read(context: dg.AssetExecutionContext, cdp: CdpSettings) -> dg.MaterializeResult:
-        client = HubSpotClient()
-        try:
-            frame = read_objects(client, object_type, SOURCE_PROPERTIES[object_type])
-        finally:
-            client.close()
+        properties = SOURCE_PROPERTIES[object_type]
+        configured = hubspot_enabled()
+        if configured:
+            client = HubSpotClient()
+            try:
+                frame = read_objects(client, object_type, properties)
+            finally:
+                client.close()
+        else:
+            frame = empty_objects(properties)
+            context.log.info(f"CDP_HUBSPOT_TOKEN is not set: raw_hubspot.{object_type} is written empty")
         with warehouse.connect(cdp.load().warehouse_path) as con:
             warehouse.replace_table(con, "raw_hubspot", object_type, frame)
         context.log.info(f"raw_hubspot.{object_type}: {len(frame)} rows")
-        return dg.MaterializeResult(metadata=table_metadata(frame))
+        return dg.MaterializeResult(
+            metadata={
+                **table_metadata(frame),
+                "source": dg.MetadataValue.text("HubSpot CRM v3" if configured else "not configured"),
+            }
+        )
 
     return _read
+
+
+hubspot_source_assets = [_source_asset("contacts"), _source_asset("companies")]
+"""``raw_hubspot.contacts`` and ``raw_hubspot.companies``; defined with or without a token."""
 
 
 @dg.asset(
@@ -123,11 +147,14 @@ def hubspot_read_back(context: dg.AssetCheckExecutionContext, cdp: CdpSettings) 
     )
 
 
-def audience_list_assets(audiences: Sequence[str]) -> list[dg.AssetsDefinition]:
+def audience_list_assets(names: Sequence[str]) -> list[dg.AssetsDefinition]:
     """Build one asset per audience that mirrors ``audiences.<name>`` into a manual HubSpot list.
 
+    Consent and suppression are already applied when the audience is built; a dry run
+    (``CDP_SYNC_DRY_RUN``) reports the additions and removals and sends nothing.
+
     Args:
-        audiences: Audience table names in the ``audiences`` schema (columns include ``email``).
+        names: Audience table names in the ``audiences`` schema (columns include ``email``).
 
     Returns:
         Assets keyed ``["hubspot", "list_<name>"]``, each adding and removing only the difference.
@@ -137,25 +164,33 @@ def audience_list_assets(audiences: Sequence[str]) -> list[dg.AssetsDefinition]:
         @dg.asset(
             key=["hubspot", f"list_{name}"],
             group_name="hubspot",
-            description=f"One membership per contact of audience {name} in the HubSpot list 'CDP {name}'.",
-            deps=[["audiences", name]],
+            description=(
+                f"One row per member of audience {name} found as a HubSpot contact, held as a membership "
+                f"of the manual list 'CDP {name}'; only additions and removals are sent."
+            ),
+            # After the contact sync, which upserts every customer with an address as a contact,
+            # so this run's new members are found the same run.
+            deps=[[audiences.SCHEMA, name], ["hubspot", "contacts"]],
             kinds={"hubspot"},
             pool=WAREHOUSE_POOL,
         )
         def _list(context: dg.AssetExecutionContext, cdp: CdpSettings) -> dg.MaterializeResult:
-            with warehouse.connect(cdp.load().warehouse_path) as con:
-                members = warehouse.read_table(con, "audiences", name)
+            settings = cdp.load()
+            with warehouse.connect(settings.warehouse_path) as con:
+                members = warehouse.read_table(con, audiences.SCHEMA, name)
             client = HubSpotClient()
             try:
-                result = sync_list(client, f"CDP {name}", members)
+                result = sync_list(client, f"CDP {name}", members, dry_run=settings.sync_dry_run)
             finally:
                 client.close()
             context.log.info(
                 f"list {result.list_name}: {result.added} added, {result.removed} removed, "
                 f"{result.unmatched} members without a HubSpot contact"
+                + (" (dry run: planned only, nothing sent)" if result.dry_run else "")
             )
             return dg.MaterializeResult(
                 metadata={
+                    "dry_run": result.dry_run,
                     "list_id": result.list_id,
                     "members": result.members,
                     "matched": result.matched,
@@ -167,14 +202,14 @@ def audience_list_assets(audiences: Sequence[str]) -> list[dg.AssetsDefinition]:
 
         return _list
 
-    return [build(name) for name in audiences]
+    return [build(name) for name in names]
 
 
 def hubspot_assets() -> list[dg.AssetsDefinition]:
-    """The HubSpot source and destination assets, or none when no token is configured."""
+    """The HubSpot destination assets (contact fields, one list per audience), or none without a token."""
     if not hubspot_enabled():
         return []
-    return [_source_asset("contacts"), _source_asset("companies"), hubspot_contacts]
+    return [hubspot_contacts, *audience_list_assets([a.name for a in audiences.load_audiences()])]
 
 
 def hubspot_checks() -> list[dg.AssetChecksDefinition]:

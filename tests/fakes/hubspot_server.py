@@ -4,7 +4,8 @@ Objects (contacts, companies) with unique id properties, batch read/update/upser
 per-record 207 errors, paged listing, properties and property groups, manual lists and their
 memberships; a rolling request limit answering 429 with ``policyName`` like HubSpot; and faults
 that tests inject: 429 storms (ten-secondly or daily, with or without Retry-After), 5xx,
-timeouts (the write is applied, then the answer comes too late) and rejected records.
+timeouts (the write is applied, then the answer comes too late), rejected records and records
+locked for a while (a 207 error HubSpot expects the caller to retry).
 """
 
 import json
@@ -60,6 +61,7 @@ class FakeHubSpot:
     members: dict[str, set[str]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     rejected: set[str] = field(default_factory=set)
+    locked: set[str] = field(default_factory=set)
     calls: list[tuple[str, str, int, int]] = field(default_factory=list)
     next_id: int = 1000
     unique_index: dict[str, dict[str, str]] = field(default_factory=lambda: {"contacts": {}, "companies": {}})
@@ -75,6 +77,24 @@ class FakeHubSpot:
         """(path, inputs, status) of every batch write request received (reads excluded)."""
         with self.lock:
             return [(p, n, s) for _, p, n, s in self.calls if "/batch/" in p and not p.endswith("/read")]
+
+    def add(
+        self, object_type: str, properties: dict[str, str], updated_at: str = "2026-10-01T09:30:00.000Z"
+    ) -> str:
+        """Create an object as if someone had entered it in HubSpot; return its id."""
+        with self.lock:
+            self.next_id += 1
+            ident = str(self.next_id)
+            self.objects[object_type][ident] = {
+                "id": ident,
+                "properties": {**properties, "hs_object_id": ident},
+                "createdAt": updated_at,
+                "updatedAt": updated_at,
+            }
+            unique = properties.get(_UNIQUE[object_type])
+            if unique is not None:
+                self.unique_index[object_type][unique.lower()] = ident
+            return ident
 
     def by_unique(self, object_type: str, value: str) -> dict[str, Any] | None:
         """The object whose unique id property equals ``value``."""
@@ -311,6 +331,9 @@ def _batch(hub: FakeHubSpot, object_type: str, action: str, body: dict) -> tuple
         elif action == "upsert":
             key = str(item["id"]).lower()
             props = {**item.get("properties", {}), item["idProperty"]: key}
+            if key in hub.locked:
+                errors.append(_error("LOCKED", "The object is locked by a running workflow", item["id"]))
+                continue
             problem = _invalid(hub, object_type, key, props)
             if problem:
                 errors.append(_error("VALIDATION_ERROR", problem, item["id"]))

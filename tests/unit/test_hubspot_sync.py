@@ -175,6 +175,28 @@ def test_207_partial_failure_dead_letters_the_refused_records_only(hub, con):
     assert open_letters == [("person150@example.com",)]
 
 
+def test_207_retryable_errors_are_retried_next_run_and_resolved(hub, con):
+    state, url = hub
+    state.locked = {"person3@example.com"}
+    frame = contacts(8)
+
+    first = sync_hubspot(frame, client_for(url), con, run_id="run-1")
+
+    assert (first.inserted, first.failed, first.retryable_failed) == (7, 1, 1)
+    assert con.execute("SELECT record_key, retryable, error FROM sync.dead_letters").fetchall() == [
+        ("person3@example.com", True, "LOCKED: The object is locked by a running workflow")
+    ]
+    state.locked = set()
+
+    second = sync_hubspot(frame, client_for(url), con, run_id="run-2")  # same values: still resent
+
+    assert (second.inserted, second.unchanged, second.skipped) == (1, 7, 0)
+    assert con.execute("SELECT count(*) FROM sync.dead_letters WHERE resolved_at IS NULL").fetchall() == [
+        (0,)
+    ]
+    assert_all_synced(state, frame)
+
+
 def test_persistent_5xx_is_retryable_and_retried_next_run_with_latest_values(hub, con):
     state, url = hub
     state.inject("503", path="/batch/upsert", times=100)
@@ -193,7 +215,8 @@ def test_persistent_5xx_is_retryable_and_retried_next_run_with_latest_values(hub
     assert state.by_unique("contacts", "person0@example.com")["properties"]["cdp_health_score"] == "99"
 
 
-def test_daily_limit_stops_the_run_and_the_rerun_finishes_the_job(hub, con):
+@pytest.mark.parametrize("retry_after", [None, 3600.0])
+def test_daily_limit_stops_the_run_and_the_rerun_finishes_the_job(hub, con, retry_after):
     state, url = hub
     frame = contacts(300)
     client = client_for(url)
@@ -203,13 +226,18 @@ def test_daily_limit_stops_the_run_and_the_rerun_finishes_the_job(hub, con):
     def daily_limit_on_second_batch(object_type, action, body):
         sent["n"] += 1
         if sent["n"] == 2:
-            state.inject("429_daily", path="/batch/upsert")
+            state.inject("429_daily", path="/batch/upsert", retry_after=retry_after)
         return original(object_type, action, body)
 
     client.batch = daily_limit_on_second_batch
+    started = time.monotonic()
     first = sync_hubspot(frame, client, con)
 
+    # Stops at once, even when HubSpot says to come back in an hour: no retry, no waiting.
+    assert time.monotonic() - started < 5
+    assert [s for path, _, s in state.writes()].count(429) == 1
     assert first.inserted == 100 and "daily API limit" in (first.aborted or "")
+    assert con.execute("SELECT count(*) FROM sync.sync_state").fetchall() == [(100,)]
     second = sync_hubspot(frame, client_for(url), con)
     assert (second.inserted, second.unchanged) == (200, 100)
     assert_all_synced(state, frame)
@@ -239,6 +267,59 @@ def test_crash_between_batches_loses_nothing_and_duplicates_nothing(hub, con, mo
     assert_all_synced(state, frame)
     assert sum(upserts(state)) == 350 + 100  # only the unconfirmed batch was resent
     assert con.execute("SELECT count(*) FROM sync.sync_state").fetchall() == [(350,)]
+
+
+def test_timeouts_outlasting_the_retries_stop_the_run_and_the_rerun_duplicates_nothing(hub, con):
+    state, url = hub
+    frame = contacts(150)
+    # Every attempt at the second batch is applied by HubSpot but answered too late.
+    client = client_for(url, max_attempts=2, timeout_s=0.3)
+    original = client.batch
+    sent = {"n": 0}
+
+    def slow_second_batch(object_type, action, body):
+        sent["n"] += 1
+        if sent["n"] == 2:
+            state.inject("timeout", path="/batch/upsert", times=2, delay_s=0.6)
+        return original(object_type, action, body)
+
+    client.batch = slow_second_batch
+    first = sync_hubspot(frame, client, con, run_id="run-1")
+
+    assert first.inserted == 100 and "ReadTimeout" in (first.aborted or "")
+    assert con.execute("SELECT count(*) FROM sync.sync_state").fetchall() == [(100,)]
+    assert len(state.objects["contacts"]) == 150  # the late answers' writes did land
+
+    rerun = sync_hubspot(frame, client_for(url), con, run_id="run-2")
+
+    assert (rerun.unchanged, rerun.updated, rerun.inserted, rerun.failed) == (100, 50, 0, 0)
+    assert_all_synced(state, frame)
+
+
+def test_dead_letters_explain_every_permanent_failure(hub, con):
+    state, url = hub
+    frame = contacts(6)
+    frame.loc[1, "email"] = "not-an-address"  # HubSpot refuses it
+    frame.loc[2, "health_score"] = 150.0  # refused before sending
+    frame.loc[4, "email"] = "PERSON3@example.com"  # the same contact twice
+
+    result = sync_hubspot(frame, client_for(url), con, run_id="run-1")
+
+    assert (result.inserted, result.failed, result.retryable_failed) == (2, 4, 0)
+    dead = dict(
+        con.execute(
+            "SELECT record_key, error FROM sync.dead_letters WHERE NOT retryable AND resolved_at IS NULL"
+        ).fetchall()
+    )
+    assert dead == {
+        "not-an-address": "VALIDATION_ERROR: Email address not-an-address is invalid",
+        "person2@example.com": "health_score 150.0 is outside 0-100",
+        "person3@example.com": "email appears 2 times in the input",
+    }
+    assert sorted(o["properties"]["email"] for o in state.objects["contacts"].values()) == [
+        "person0@example.com",
+        "person5@example.com",
+    ]
 
 
 def test_dry_run_reports_plan_per_field_and_writes_nothing(hub, con):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from connectors.sync import SqlCrmTarget, SyncConfigError, SyncError, sync_sql_crm
+from connectors.sync import SqlCrmTarget, SyncConfigError, SyncError, SyncPolicy, sync_sql_crm
 
 REASON_1 = "No login for 30 days"
 REASON_2 = "Expanding seats"
@@ -267,6 +267,31 @@ def test_columns_mode_updates_existing_contacts_and_never_inserts(crm_url, state
     again = sync_sql_crm(frame, target, state, run_id="run-2")
     assert (again.unchanged, again.updated, again.failed) == (2, 0, 2)
     assert writes == []
+
+
+def test_crm_owned_fields_including_synced_at_are_never_written(crm_url, state, writes):
+    create_contacts(crm_url)
+    engine = sa.create_engine(crm_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE contacts SET cdp_synced_at = '2025-05-05 05:05:05.000000', "
+                "cdp_health_tier = 'set by sales' WHERE contact_id = 101"
+            )
+        )
+    engine.dispose()
+    writes.clear()
+    owned = SyncPolicy(crm_owned_fields=frozenset({"cdp_synced_at", "cdp_health_tier"}))
+
+    result = sync_sql_crm(people(), SqlCrmTarget(crm_url, mode="columns"), state, policy=owned)
+
+    assert (result.updated, result.failed) == (2, 1)  # 103 is not in the CRM
+    rows = crm_rows(crm_url, "contacts")
+    assert [(r["cdp_customer_id"], r["cdp_health_tier"], r["cdp_synced_at"]) for r in rows.values()] == [
+        ("cus_a1", "set by sales", "2025-05-05 05:05:05.000000"),
+        ("cus_b2", None, None),
+    ]
+    assert writes == [("UPDATE", 2)]
 
 
 def test_columns_mode_missing_column_raises_one_clear_error(crm_url, state, writes):

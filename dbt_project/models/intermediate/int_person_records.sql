@@ -22,6 +22,24 @@ with crm_contacts as (
         on contacts.crm_account_id = accounts.crm_account_id
 ),
 
+hubspot_contacts as (
+    -- Empty when HubSpot is not configured (raw_hubspot.contacts is then written empty).
+    select
+        'hubspot_contacts' as source,
+        hubspot_contact_id as source_record_id,
+        first_name,
+        last_name,
+        cast(null as varchar) as full_name,
+        email,
+        phone,
+        company_name,
+        title,
+        cast(null as varchar) as country,
+        cast(null as bigint) as crm_contact_id,
+        updated_at as observed_at
+    from {{ ref('stg_hubspot__contacts') }}
+),
+
 identify_calls as (
     select
         'events' as source,
@@ -129,6 +147,8 @@ consent_subjects as (
 
 unioned as (
     select * from crm_contacts
+    union all
+    select * from hubspot_contacts
     union all
     select * from identify_calls
     union all
