@@ -11,12 +11,14 @@ from rich.table import Table
 from orchestration.cli_audiences import audiences_app
 from orchestration.cli_common import console, fail
 from orchestration.cli_identity import identity_app
+from orchestration.cli_quality import quality_app
 from orchestration.cli_sync import sync_app
 
 app = typer.Typer(help="Open customer data platform pipeline.", no_args_is_help=True, add_completion=False)
 app.add_typer(identity_app, name="identity")
 app.add_typer(sync_app, name="sync")
 app.add_typer(audiences_app, name="audiences")
+app.add_typer(quality_app, name="quality")
 
 
 @app.command()
@@ -103,6 +105,8 @@ def _print_summary(data: dict) -> None:
         console.print(
             "account health tiers: " + ", ".join(f"{k} {v:,}" for k, v in data["account_health"].items())
         )
+    if data.get("lifecycle"):
+        console.print("lifecycle: " + ", ".join(f"{k} {v:,}" for k, v in data["lifecycle"].items()))
     if data.get("alerts"):
         console.print("alerts: " + ", ".join(f"{k} {v:,}" for k, v in data["alerts"].items()))
     if data.get("audiences"):

@@ -6,11 +6,12 @@ from orchestration.assets.accounts import customer_accounts
 from orchestration.assets.activation import crm_contact_fields, crm_read_back
 from orchestration.assets.audiences import audience_tables
 from orchestration.assets.dbt import dbt_mart_models, dbt_resource, dbt_staging_models, no_new_stall_alerts
-from orchestration.assets.hubspot import hubspot_assets, hubspot_checks
+from orchestration.assets.hubspot import hubspot_assets, hubspot_checks, hubspot_source_assets
 from orchestration.assets.identity import customer_identity, person_model
 from orchestration.assets.ingest import crm_tables, file_assets
+from orchestration.assets.quality import quality_assets
 from orchestration.checks import gx_checks
-from orchestration.jobs import cdp_pipeline, daily_refresh
+from orchestration.jobs import cdp_pipeline, daily_refresh, identity_full_reconcile
 from orchestration.resources import CdpSettings
 from orchestration.sensors import landing_files_sensor
 
@@ -28,6 +29,7 @@ def build_definitions(extra_jobs: list | None = None) -> dg.Definitions:
         assets=[
             crm_tables,
             *file_assets,
+            *hubspot_source_assets,
             dbt_staging_models,
             customer_identity,
             person_model,
@@ -36,10 +38,11 @@ def build_definitions(extra_jobs: list | None = None) -> dg.Definitions:
             audience_tables,
             crm_contact_fields,
             *hubspot_assets(),
+            *quality_assets,
         ],
         asset_checks=[*gx_checks, crm_read_back, *hubspot_checks(), no_new_stall_alerts],
         jobs=[cdp_pipeline, *(extra_jobs or [])],
-        schedules=[daily_refresh],
+        schedules=[daily_refresh, identity_full_reconcile],
         sensors=[landing_files_sensor],
         resources={"cdp": CdpSettings(), "dbt": dbt_resource()},
     )

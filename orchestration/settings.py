@@ -22,18 +22,35 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "CDP_IDENTITY_MODEL": ("", "Splink model JSON (default: identity/models/person_model.json)"),
     "CDP_IDENTITY_THRESHOLD": ("0.95", "Minimum match probability for a probabilistic link"),
     "CDP_IDENTITY_OVERRIDES": ("", "Steward overrides YAML (default: identity/overrides.yaml)"),
+    "CDP_IDENTITY_MODE": ("auto", "auto (link only new records when safe) or full (re-resolve everything)"),
+    "CDP_IDENTITY_MAX_CLUSTER_SIZE": ("50", "Largest customer model links may build (0 = no limit)"),
+    "CDP_IDENTITY_INCREMENTAL_MAX_SHARE": ("0.1", "Above this share of new records a full reconcile runs"),
     "CDP_SYNC_MODE": ("side_table", "side_table (custom-fields table) or columns (existing CRM table)"),
     "CDP_SYNC_TABLE": ("cdp_contact_fields", "CRM table the sync writes (may be schema-qualified)"),
     "CDP_SYNC_KEY_COLUMN": ("contact_id", "Contact key column in that table"),
     "CDP_SYNC_WRITE_MODE": ("upsert", "upsert, update_only, create_only or mirror"),
     "CDP_SYNC_MAX_CHANGE_SHARE": ("0.5", "Max share of synced records a run may update/delete"),
     "CDP_SYNC_OVERWRITE_NULLS": ("false", "true lets a missing value clear a CRM value"),
-    "CDP_SYNC_CRM_OWNED_FIELDS": ("", "Comma-separated destination fields the CRM owns; never written"),
-    "CDP_SYNC_DRY_RUN": ("false", "true: sync assets plan changes per field and write nothing"),
-    "CDP_HUBSPOT_TOKEN": ("", "HubSpot private-app token; the HubSpot assets exist only when it is set"),
+    "CDP_SYNC_CRM_OWNED_FIELDS": (
+        "",
+        "Comma-separated destination fields the CRM owns (the sync-timestamp column too); never written",
+    ),
+    "CDP_SYNC_DRY_RUN": ("false", "true: sync and HubSpot list assets plan changes and write nothing"),
+    "CDP_HUBSPOT_TOKEN": (
+        "",
+        "HubSpot private-app token; unset: raw_hubspot.* written empty, no HubSpot sync or list assets",
+    ),
     "CDP_HUBSPOT_BASE_URL": ("https://api.hubapi.com", "HubSpot API root (a sandbox or test server)"),
     "CDP_HUBSPOT_RATE_LIMIT": ("100", "HubSpot requests per 10 s the client stays under"),
     "CDP_AS_OF_DATE": ("", "Date the marts are computed as of (YYYY-MM-DD; empty = today)"),
+    "CDP_QUALITY_MAX_VOLUME_CHANGE": (
+        "0.5",
+        "Max relative change in a table's row count since the last passing run (0.5 = ±50 %)",
+    ),
+    "CDP_IDENTITY_MAX_MERGE_RATE_CHANGE": (
+        "0.10",
+        "Max absolute change in the identity merge rate since the last passing run (blocks)",
+    ),
 }
 
 
@@ -69,6 +86,12 @@ class Settings:
         sync_overwrite_nulls: Whether a missing value may clear a CRM value.
         sync_crm_owned_fields: Destination fields never written.
         sync_dry_run: Whether the sync assets only plan.
+        identity_mode: ``auto`` (incremental when safe) or ``full``; a run tag ``cdp/identity_mode``
+            overrides it for one run.
+        identity_max_cluster_size: Largest customer model links may build (None: no limit).
+        identity_incremental_max_share: Share of new records above which a full reconcile runs.
+        quality_max_volume_change: Relative row-count change the volume checks accept.
+        identity_max_merge_rate_change: Absolute merge-rate change the identity health check accepts.
     """
 
     warehouse_path: Path
@@ -87,6 +110,11 @@ class Settings:
     sync_overwrite_nulls: bool = False
     sync_crm_owned_fields: frozenset[str] = frozenset()
     sync_dry_run: bool = False
+    identity_mode: str = "auto"
+    identity_max_cluster_size: int | None = 50
+    identity_incremental_max_share: float = 0.1
+    quality_max_volume_change: float = 0.5
+    identity_max_merge_rate_change: float = 0.10
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -123,6 +151,8 @@ class Settings:
             sync_key_column=_get("CDP_SYNC_KEY_COLUMN"),
             as_of_date=_get("CDP_AS_OF_DATE"),
             **_sync_policy_settings(),
+            **_quality_settings(),
+            **_identity_settings(),
         )
 
     def sync_policy(self) -> SyncPolicy:
@@ -174,4 +204,42 @@ def _sync_policy_settings() -> dict:
         "sync_overwrite_nulls": _flag("CDP_SYNC_OVERWRITE_NULLS"),
         "sync_crm_owned_fields": owned,
         "sync_dry_run": _flag("CDP_SYNC_DRY_RUN"),
+    }
+
+
+def _quality_settings() -> dict:
+    values = {}
+    for name, attribute in (
+        ("CDP_QUALITY_MAX_VOLUME_CHANGE", "quality_max_volume_change"),
+        ("CDP_IDENTITY_MAX_MERGE_RATE_CHANGE", "identity_max_merge_rate_change"),
+    ):
+        try:
+            values[attribute] = float(_get(name))
+        except ValueError:
+            raise ValueError(f"{name} must be a number of 0 or more, e.g. {ENVIRONMENT[name][0]}") from None
+        if values[attribute] < 0:
+            raise ValueError(f"{name} must be 0 or more, not {values[attribute]}")
+    return values
+
+
+def _identity_settings() -> dict:
+    mode = _get("CDP_IDENTITY_MODE")
+    if mode not in {"auto", "full"}:
+        raise ValueError(f"CDP_IDENTITY_MODE must be 'auto' or 'full', not '{mode}'")
+    try:
+        size = int(_get("CDP_IDENTITY_MAX_CLUSTER_SIZE"))
+    except ValueError:
+        raise ValueError("CDP_IDENTITY_MAX_CLUSTER_SIZE must be a whole number (0 = no limit)") from None
+    try:
+        share = float(_get("CDP_IDENTITY_INCREMENTAL_MAX_SHARE"))
+    except ValueError:
+        raise ValueError("CDP_IDENTITY_INCREMENTAL_MAX_SHARE must be a number between 0 and 1") from None
+    if size < 0 or not 0 <= share <= 1:
+        raise ValueError(
+            "CDP_IDENTITY_MAX_CLUSTER_SIZE must be 0 or more and CDP_IDENTITY_INCREMENTAL_MAX_SHARE between 0 and 1"
+        )
+    return {
+        "identity_mode": mode,
+        "identity_max_cluster_size": size or None,
+        "identity_incremental_max_share": share,
     }
