@@ -254,9 +254,7 @@ def run(n_records: int, threshold: float) -> dict:
     kept = clusters.merge(
         rerun.clusters[["record_id", "customer_id"]], on="record_id", suffixes=("", "_rerun")
     )
-    by_customer = kept.groupby("customer_id").apply(
-        lambda g: (g["customer_id_rerun"] == g.name).all(), include_groups=False
-    )
+    by_customer = (kept["customer_id_rerun"] == kept["customer_id"]).groupby(kept["customer_id"]).all()
     incremental = linked.clusters.set_index("record_id")["customer_id"]
     reconciled = rerun.clusters.set_index("record_id")["customer_id"]
     new_ids = extra["record_id"]
