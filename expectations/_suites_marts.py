@@ -337,4 +337,26 @@ MART_SUITES: tuple[SuiteSpec, ...] = (
         expectations=(between("customers", 1), between("median_days", 0)),
         description="Time between stages: one row per dimension value and stage pair, durations not negative.",
     ),
+    SuiteSpec(
+        name="account_contact_cadence_alerts_quality",
+        table=("marts", "account_contact_cadence_alerts"),
+        blocking=False,
+        columns={
+            "crm_account_id": "integer",
+            "as_of_date": "timestamp",
+            "window_touches": "integer",
+            "avg_touches_per_week": "number",
+            "alert_rule": "text",
+        },
+        key=("crm_account_id",),
+        expectations=(
+            *not_null("as_of_date", "alert_rule"),
+            one_of("alert_rule", ["below_weekly_minimum", "below_average_target"]),
+            between("window_touches", 0),
+            between("avg_touches_per_week", 0),
+        ),
+        references=(Reference("crm_account_id", ("raw_crm", "accounts"), "account_id"),),
+        volume=False,
+        description="Contact cadence alerts: one per core CRM account below cadence, a known rule, touches not negative.",
+    ),
 )

@@ -5,7 +5,7 @@ import dagster as dg
 from orchestration.assets.accounts import customer_accounts
 from orchestration.assets.activation import crm_contact_fields, crm_read_back
 from orchestration.assets.audiences import audience_tables
-from orchestration.assets.dbt import dbt_mart_models, dbt_resource, dbt_staging_models, no_new_stall_alerts
+from orchestration.assets.dbt import dbt_mart_models, dbt_resource, dbt_staging_models, new_alert_checks
 from orchestration.assets.hubspot import hubspot_assets, hubspot_checks, hubspot_source_assets
 from orchestration.assets.identity import customer_identity, person_model
 from orchestration.assets.ingest import crm_tables, file_assets
@@ -40,7 +40,7 @@ def build_definitions(extra_jobs: list | None = None) -> dg.Definitions:
             *hubspot_assets(),
             *quality_assets,
         ],
-        asset_checks=[*gx_checks, crm_read_back, *hubspot_checks(), no_new_stall_alerts],
+        asset_checks=[*gx_checks, crm_read_back, *hubspot_checks(), new_alert_checks],
         jobs=[cdp_pipeline, *(extra_jobs or [])],
         schedules=[daily_refresh, identity_full_reconcile],
         sensors=[landing_files_sensor],

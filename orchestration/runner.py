@@ -157,7 +157,12 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
             )
         data["alerts"] = {
             table: con.execute(f"SELECT count(*) FROM marts.{table}").fetchall()[0][0]
-            for table in ("customer_health_drop_alerts", "opportunity_stall_alerts", "customer_stall_alerts")
+            for table in (
+                "customer_health_drop_alerts",
+                "opportunity_stall_alerts",
+                "customer_stall_alerts",
+                "account_contact_cadence_alerts",
+            )
             if ("marts", table) in present
         }
         data["audiences"] = {

@@ -4,7 +4,8 @@
 {% macro health_components() -%}
     {{ return([
         'engagement_recency', 'email_engagement', 'nps', 'support', 'buying_signals', 'account_team_contact',
-        'nps_trend', 'renewal_proximity', 'overdue_tickets', 'stalled_opportunities', 'key_contact_change'
+        'nps_trend', 'renewal_proximity', 'overdue_tickets', 'stalled_opportunities', 'key_contact_change',
+        'engagement_frequency'
     ]) }}
 {%- endmacro %}
 

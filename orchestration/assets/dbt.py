@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -93,30 +94,40 @@ _STALL_ALERTS = {
     "opportunity_stall_alerts": ("crm_opportunity_id", "opportunity"),
     "customer_stall_alerts": ("customer_id", "customer"),
 }
+_CADENCE_ALERTS = dg.AssetKey(["marts", "account_contact_cadence_alerts"])
 
 
 @dg.multi_asset_check(
     specs=[
+        *(
+            dg.AssetCheckSpec(
+                name="no_new_stall_alerts",
+                asset=dg.AssetKey(["marts", table]),
+                description=f"Warns when {label}s crossed their stall limit on the as-of date "
+                "(new since the last working day).",
+            )
+            for table, (_, label) in _STALL_ALERTS.items()
+        ),
         dg.AssetCheckSpec(
-            name="no_new_stall_alerts",
-            asset=dg.AssetKey(["marts", table]),
-            description=f"Warns when {label}s crossed their stall limit on the as-of date "
-            "(new since the last working day).",
-        )
-        for table, (_, label) in _STALL_ALERTS.items()
+            name="no_contact_cadence_alerts",
+            asset=_CADENCE_ALERTS,
+            description="Warns when core accounts fell below the account-team contact cadence in the last "
+            "full week (new since the week before).",
+        ),
     ],
     can_subset=True,
     pool=WAREHOUSE_POOL,
 )
-def no_new_stall_alerts(context: dg.AssetCheckExecutionContext, cdp: CdpSettings):
-    """Surface the stall alerts (deals and customers) that are new today, so sales hear the day they happen.
+def new_alert_checks(context: dg.AssetCheckExecutionContext, cdp: CdpSettings):
+    """Surface the stall and contact-cadence alerts that are new, so sales and success hear of them.
 
     Args:
-        context: The check's context (which of the two tables are selected).
+        context: The check's context (which of the three tables are selected).
         cdp: Pipeline settings (the warehouse).
 
     Yields:
-        One WARN-severity result per alert table, listing the new alerts by id, stage and quiet working days.
+        One WARN-severity result per alert table: the new stall alerts by id, stage and quiet working
+        days; the core accounts newly below cadence by account id, rule and touches a week.
     """
     with warehouse.connect(cdp.load().warehouse_path) as con:
         for table, (id_column, label) in _STALL_ALERTS.items():
@@ -141,3 +152,30 @@ def no_new_stall_alerts(context: dg.AssetCheckExecutionContext, cdp: CdpSettings
                     "new": dg.MetadataValue.md("\n".join(lines)),
                 },
             )
+        if (
+            dg.AssetCheckKey(_CADENCE_ALERTS, "no_contact_cadence_alerts")
+            in context.selected_asset_check_keys
+        ):
+            yield _cadence_result(con)
+
+
+def _cadence_result(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    """The WARN result listing the new alerts of ``marts.account_contact_cadence_alerts`` (account ids only)."""
+    rows = con.execute(
+        "SELECT crm_account_id, alert_rule, avg_touches_per_week, is_new "
+        "FROM marts.account_contact_cadence_alerts ORDER BY crm_account_id"
+    ).fetchall()
+    new = [row for row in rows if row[3]]
+    lines = ["| account | rule | touches a week |", "|---|---|---|"]
+    lines += [f"| {account} | {rule} | {average} |" for account, rule, average, _ in new]
+    return dg.AssetCheckResult(
+        asset_key=_CADENCE_ALERTS,
+        check_name="no_contact_cadence_alerts",
+        passed=not new,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "open_alerts": len(rows),
+            "new_alerts": len(new),
+            "new": dg.MetadataValue.md("\n".join(lines)),
+        },
+    )

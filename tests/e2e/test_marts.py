@@ -19,6 +19,7 @@ COMPONENTS = [
     "overdue_tickets",
     "stalled_opportunities",
     "key_contact_change",
+    "engagement_frequency",
 ]
 LIFECYCLE = ["visitor", "lead", "mql", "sql", "opportunity", "customer", "renewal", "churned"]
 
@@ -35,6 +36,76 @@ def test_every_customer_has_every_component_adding_up_to_the_score(wh):
     for component in ("nps_trend", "renewal_proximity", "overdue_tickets", "stalled_opportunities"):
         assert (health[f"{component}_contribution"] != 0).sum() > 0, component
     assert (health["key_contact_change_contribution"] < 0).sum() > 0
+
+
+def test_engagement_frequency_counts_engagements_on_every_channel_in_30_days(wh):
+    touchpoints = wh(
+        "SELECT customer_id, occurred_at, channel FROM marts.fct_touchpoints "
+        "WHERE is_engagement AND customer_id IS NOT NULL"
+    )
+    drivers = (
+        wh(
+            "SELECT customer_id, component_value FROM marts.customer_health_drivers "
+            "WHERE component = 'engagement_frequency'"
+        )
+        .set_index("customer_id")["component_value"]
+        .astype(float)
+    )
+    start, end = pd.Timestamp(AS_OF - timedelta(days=30)), pd.Timestamp(AS_OF + timedelta(days=1))
+    recent = touchpoints[(touchpoints["occurred_at"] >= start) & (touchpoints["occurred_at"] < end)]
+    assert recent["channel"].nunique() >= 3, "engagements from several channels should count"
+    counts = recent.groupby("customer_id").size()
+    engaged = set(touchpoints.loc[touchpoints["occurred_at"] < end, "customer_id"])
+    expected = pd.Series(
+        {c: (min(1.0, counts.get(c, 0) / 8) if c in engaged else 0.5) for c in drivers.index}
+    ).round(4)
+    assert (drivers.round(4) == expected[drivers.index]).all()
+    assert (expected == 0).sum() > 0 and (expected == 1).sum() > 0 and expected.between(0.01, 0.99).sum() > 0
+
+
+def test_contact_cadence_alerts_match_an_independent_weekly_count(wh):
+    won = wh(
+        "SELECT crm_account_id, amount FROM staging.stg_crm__opportunities "
+        f"WHERE is_won AND close_date <= DATE '{AS_OF}' "
+        f"AND (contract_renewal_date IS NULL OR contract_renewal_date >= DATE '{AS_OF}')"
+    )
+    values = won.groupby("crm_account_id")["amount"].sum().reset_index()
+    values = values.sort_values(["amount", "crm_account_id"], ascending=[False, True])
+    core = list(values["crm_account_id"].head(max(1, round(len(values) * 0.2))))
+    touches = wh(
+        "SELECT a.crm_account_id, a.occurred_at FROM staging.stg_crm__activities AS a "
+        "JOIN staging.stg_crm__users AS u ON a.owner_crm_user_id = u.crm_user_id "
+        "WHERE a.activity_type IN ('call', 'meeting', 'email') AND u.team IN ('sales', 'success')"
+    )
+    # AS_OF is a Sunday, so the last full week ends on it.
+    weeks_end = pd.Timestamp(AS_OF + timedelta(days=1))
+
+    def fires(weeks: list[int]) -> bool:
+        return max(weeks) < 1 or sum(weeks) / 3 < 2
+
+    expected = {}
+    for account in core:
+        times = touches.loc[touches["crm_account_id"] == account, "occurred_at"]
+        weekly = [
+            int(
+                (
+                    (times >= weeks_end - pd.Timedelta(days=7 * k))
+                    & (times < weeks_end - pd.Timedelta(days=7 * (k - 1)))
+                ).sum()
+            )
+            for k in (1, 2, 3, 4)
+        ]
+        if fires(weekly[:3]):
+            rule = "below_weekly_minimum" if max(weekly[:3]) < 1 else "below_average_target"
+            expected[account] = (weekly[:3], rule, not fires(weekly[1:]))
+    alerts = wh("SELECT * FROM marts.account_contact_cadence_alerts").set_index("crm_account_id")
+    assert expected, "the sample should hold at least one core account below cadence"
+    assert set(alerts.index) == set(expected)
+    for account, (weekly, rule, is_new) in expected.items():
+        row = alerts.loc[account]
+        assert [row.touches_week_1, row.touches_week_2, row.touches_week_3] == weekly
+        assert (row.alert_rule, bool(row.is_new)) == (rule, is_new)
+        assert float(row.avg_touches_per_week) == round(sum(weekly) / 3, 2)
 
 
 def test_renewal_proximity_follows_the_won_deals_contract_dates(wh):
@@ -127,12 +198,18 @@ def test_stall_check_ran_and_summary_prints_health_and_alerts(first_run, wh):
         "customer_health_drop_alerts",
         "opportunity_stall_alerts",
         "customer_stall_alerts",
+        "account_contact_cadence_alerts",
     }
     customers = wh("SELECT count(*) AS n FROM marts.dim_customers")["n"][0]
     assert sum(data["lifecycle"].values()) == customers
     assert list(data["lifecycle"]) == [s for s in LIFECYCLE if s in data["lifecycle"]]
     stalls = {(e.asset_key.path[-1], e.check_name) for e in first_run.get_asset_check_evaluations()}
     assert ("customer_stall_alerts", "no_new_stall_alerts") in stalls
+    cadence = checks["no_contact_cadence_alerts"]
+    alerts = wh("SELECT count(*) AS n FROM marts.account_contact_cadence_alerts")["n"][0]
+    new = wh("SELECT count(*) AS n FROM marts.account_contact_cadence_alerts WHERE is_new")["n"][0]
+    assert cadence.metadata["open_alerts"].value == alerts > 0
+    assert cadence.metadata["new_alerts"].value == new and cadence.passed == (new == 0)
     assert set(data["audiences"]) == {
         "at_risk_customers",
         "high_intent_pricing_visitors",

@@ -145,6 +145,14 @@ components as (
             else account_team_touches || ' account-team touch'
                 || case when account_team_touches = 1 then '' else 'es' end
                 || ' in ' || {{ var('health_contact_window_weeks') }} || ' weeks'
+                -- The cadence warning of account_contact_cadence_alerts on their core account.
+                || case contact_cadence_alert_rule
+                    when 'below_weekly_minimum' then '; core account below {{ var("contact_cadence_min_per_week") }}'
+                        || ' a week for {{ var("contact_cadence_streak_weeks") }} weeks'
+                    when 'below_average_target' then '; core account below {{ var("health_contact_target_per_week") }}'
+                        || ' a week on average'
+                    else ''
+                end
         end as driver_label
     from signals
 
@@ -247,6 +255,26 @@ components as (
             when last_hard_bounce_at is not null then 'Email address hard-bounced recently'
             when last_role_change_at is not null then 'Title or company changed recently'
             else 'No recent contact changes'
+        end as driver_label
+    from signals
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        'engagement_frequency' as component,
+        12 as component_order,
+        -- Engagements on any channel in the look-back window against a target count; never engaged -> neutral.
+        case
+            when days_since_last_engagement is null then {{ no_data }}
+            else least(1.0, coalesce(recent_engagement_count, 0) / {{ var('health_frequency_full_count') }})
+        end as raw_value,
+        case
+            when days_since_last_engagement is null then 'No engagement recorded'
+            else coalesce(recent_engagement_count, 0) || ' engagement'
+                || case when recent_engagement_count = 1 then '' else 's' end
+                || ' in ' || {{ var('health_frequency_lookback_days') }} || ' days'
         end as driver_label
     from signals
 ),

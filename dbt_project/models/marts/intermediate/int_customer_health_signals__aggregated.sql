@@ -16,7 +16,13 @@ touchpoints as (
 ),
 
 engagement as (
-    select customer_id, max(occurred_at) as last_engagement_at
+    select
+        customer_id,
+        max(occurred_at) as last_engagement_at,
+        -- Frequency: engagement touchpoints on any channel within the look-back window.
+        count(*) filter (
+            where occurred_at >= {{ as_of_date() }} - interval {{ var('health_frequency_lookback_days') }} day
+        ) as recent_engagement_count
     from touchpoints
     where is_engagement
     group by customer_id
@@ -137,6 +143,16 @@ crm_links as (
     where customer_id is not null
 ),
 
+cadence_alerts as (
+    -- The contact-cadence warning on the customer's CRM accounts; max() prefers the stricter
+    -- below_weekly_minimum over below_average_target.
+    select crm_links.customer_id, max(alerts.alert_rule) as contact_cadence_alert_rule
+    from crm_links
+    inner join {{ ref('account_contact_cadence_alerts') }} as alerts
+        on crm_links.crm_account_id = alerts.crm_account_id
+    group by crm_links.customer_id
+),
+
 customer_deals as (
     select distinct crm_links.customer_id, opportunities.*
     from crm_links
@@ -198,6 +214,7 @@ select
     engagement.last_engagement_at,
     date_diff('day', cast(engagement.last_engagement_at as date), {{ as_of_date() }})
         as days_since_last_engagement,
+    coalesce(engagement.recent_engagement_count, 0) as recent_engagement_count,
     coalesce(email.email_campaigns_sent, 0) as email_campaigns_sent,
     coalesce(email.email_campaigns_engaged, 0) as email_campaigns_engaged,
     customers.is_email_suppressed,
@@ -218,7 +235,8 @@ select
     bounces.last_hard_bounce_at,
     coalesce(buying.buying_signal_count, 0) as buying_signal_count,
     crm_customers.customer_id is not null as is_crm_customer,
-    coalesce(account_team.account_team_touches, 0) as account_team_touches
+    coalesce(account_team.account_team_touches, 0) as account_team_touches,
+    cadence_alerts.contact_cadence_alert_rule
 from customers
 left join engagement on customers.customer_id = engagement.customer_id
 left join email on customers.customer_id = email.customer_id
@@ -227,6 +245,7 @@ left join support on customers.customer_id = support.customer_id
 left join buying on customers.customer_id = buying.customer_id
 left join crm_customers on customers.customer_id = crm_customers.customer_id
 left join account_team on customers.customer_id = account_team.customer_id
+left join cadence_alerts on customers.customer_id = cadence_alerts.customer_id
 left join contracts on customers.customer_id = contracts.customer_id
 left join deals on customers.customer_id = deals.customer_id
 left join role_changes on customers.customer_id = role_changes.customer_id
