@@ -1,34 +1,30 @@
-"""The data steward's quality report: an offline HTML page and the figures behind it.
+"""The data steward's quality report: offline HTML pages and the figures behind them.
 
-Everything the page needs is inside it (inline CSS, plots as inline SVG drawn by matplotlib), so it
-opens from a file share with no network. Values shown are counts, rules and column names, never
-row values (those may be personal data).
+The summary page (``index.html``) lists every suite's latest outcome and links each to its
+validation page (``expectations._report_suites``). Everything a page needs is inside it (inline
+CSS, plots as inline SVG drawn by matplotlib), so it opens from a file share with no network. The
+summary shows counts, rules and column names, never row values; the suite pages list failing row
+keys, which may be personal data.
 """
 
-import html
 import io
-import numbers
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from connectors import warehouse
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #1f2933; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
-table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.9rem; }
-th, td { border: 1px solid #cbd2d9; padding: 0.25rem 0.6rem; text-align: left; }
-th { background: #f0f4f8; } td.num { text-align: right; }
-.fail { color: #b42318; font-weight: 600; } .pass { color: #027a48; }
-.note { color: #52606d; font-size: 0.85rem; }
-.plots { display: flex; flex-wrap: wrap; gap: 1rem; }
-"""
+from expectations._report_suites import (
+    CSS,
+    PERSONAL_DATA_NOTE,
+    html_table,
+    latest_suites,
+    suite_link,
+    write_suite_pages,
+)
 
 
 @dataclass
@@ -43,6 +39,7 @@ class QualitySummary:
         drift: Schema changes seen by the latest run: ``source, source_file, column, change, detail``.
         kpis: The latest KPIs (``quality.kpis``).
         history: Every KPI measurement (``quality.kpi_history``).
+        suites: Each suite's latest run, failed first (see ``latest_suites``).
     """
 
     quarantine: pd.DataFrame
@@ -51,6 +48,20 @@ class QualitySummary:
     drift: pd.DataFrame
     kpis: pd.DataFrame
     history: pd.DataFrame
+    suites: pd.DataFrame
+
+
+@dataclass
+class WrittenReport:
+    """Where ``write_report`` put the pages.
+
+    Attributes:
+        index: The summary page, ``index.html``.
+        suite_pages: One validation page per suite, in ``suites/``.
+    """
+
+    index: Path
+    suite_pages: list[Path]
 
 
 def quarantine_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -146,7 +157,9 @@ def collect(con: duckdb.DuckDBPyConnection, top_rules: int = 10) -> QualitySumma
         if warehouse.table_exists(con, "quality", "kpi_history")
         else empty
     )
-    return QualitySummary(quarantine_counts(con), failing, found, _latest_drift(con), kpis, history)
+    return QualitySummary(
+        quarantine_counts(con), failing, found, _latest_drift(con), kpis, history, latest_suites(con)
+    )
 
 
 def _svg_plot(history: pd.DataFrame, family: str) -> str:
@@ -177,26 +190,6 @@ def _svg_plot(history: pd.DataFrame, family: str) -> str:
     return re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg") :], flags=re.S)
 
 
-def _table(frame: pd.DataFrame, empty: str) -> str:
-    if frame.empty:
-        return f'<p class="note">{html.escape(empty)}</p>'
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = []
-    for row in frame.itertuples(index=False):
-        cells = []
-        for value in row:
-            if isinstance(value, bool | np.bool_):
-                cells.append(f'<td class="{"pass" if value else "fail"}">{"yes" if value else "no"}</td>')
-            elif isinstance(value, numbers.Integral):
-                cells.append(f'<td class="num">{value:,}</td>')
-            elif isinstance(value, float) and not pd.isna(value):
-                cells.append(f'<td class="num">{value:,.4f}</td>')
-            else:
-                cells.append(f"<td>{'' if pd.isna(value) else html.escape(str(value))}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
 PLOT_FAMILIES = ("completeness", "validity", "uniqueness", "freshness_hours", "consistency", "carry_through")
 
 
@@ -211,8 +204,13 @@ def render_html(summary: QualitySummary) -> str:
     """
     kpis = summary.kpis
     failed_kpis = kpis[~kpis["passed"].astype(bool)] if len(kpis) else kpis
+    suite_links = {"suite": lambda row: suite_link(row["suite"])}
     rules = (
-        _table(summary.failing_rules, "No failed expectation in the latest checks.")
+        html_table(
+            summary.failing_rules,
+            "No failed expectation in the latest checks.",
+            {**suite_links, "expectation": lambda row: suite_link(row["suite"], row["expectation"])},
+        )
         if summary.check_results_found
         else '<p class="note">quality.check_results is not in the warehouse yet: run the checks.</p>'
     )
@@ -222,47 +220,56 @@ def render_html(summary: QualitySummary) -> str:
         if len(summary.history) and summary.history["kpi"].str.startswith(family).any()
     )
     kpi_columns = ["layer", "table", "kpi", "value", "target", "passed"]
+    suites = summary.suites
+    suite_columns = ["suite", "table", "severity", "rows_validated", "expectations", "failed", "passed"]
+    failed_suites = int((~suites["passed"].astype(bool)).sum()) if len(suites) else 0
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Data quality report</title>
-<style>{_CSS}</style></head><body>
+<style>{CSS}</style></head><body>
 <h1>Data quality report</h1>
-<p class="note">Generated {generated}. Counts and rule names only; quarantined values stay in the warehouse
-(<code>cdp quality quarantine list --show-rows</code>).</p>
+<p class="note">Generated {generated}. Counts and rule names only on this page; quarantined values stay in
+the warehouse (<code>cdp quality quarantine list --show-rows</code>); each suite's page lists its failing
+row keys.</p>
 <h2>Summary</h2>
 <ul>
 <li>open quarantined rows: <strong id="open-quarantine">{int(summary.quarantine["open_rows"].sum()) if len(summary.quarantine) else 0}</strong></li>
 <li>KPIs off target: <strong>{len(failed_kpis)}</strong> of {len(kpis)}</li>
 <li>schema changes in the latest run: <strong>{len(summary.drift)}</strong></li>
+<li>suites failed: <strong id="failed-suites">{failed_suites}</strong> of {len(suites)}</li>
 </ul>
 <h2>Top failing rules</h2>
 {rules}
+<h2>Suites (latest run of each)</h2>
+{html_table(suites[suite_columns] if len(suites) else suites, "No suite has run yet.", suite_links)}
 <h2>Quarantine by source and rule</h2>
-{_table(summary.quarantine, "Nothing quarantined.")}
+{html_table(summary.quarantine, "Nothing quarantined.")}
 <h2>Schema drift (latest run)</h2>
-{_table(summary.drift, "No schema change.")}
+{html_table(summary.drift, "No schema change.")}
 <h2>KPIs off target</h2>
-{_table(failed_kpis[kpi_columns] if len(failed_kpis) else failed_kpis, "Every KPI is on target.")}
+{html_table(failed_kpis[kpi_columns] if len(failed_kpis) else failed_kpis, "Every KPI is on target.")}
 <h2>KPI trends</h2>
 <div class="plots">{plots or '<p class="note">No KPI history yet.</p>'}</div>
 <h2>All KPIs (latest run)</h2>
-{_table(kpis[kpi_columns] if len(kpis) else kpis, "No KPIs measured yet.")}
+{html_table(kpis[kpi_columns] if len(kpis) else kpis, "No KPIs measured yet.")}
+<footer class="note">{PERSONAL_DATA_NOTE}</footer>
 </body></html>
 """
 
 
-def write_report(con: duckdb.DuckDBPyConnection, out_dir: str | Path) -> Path:
-    """Write the steward report into ``out_dir`` (created if missing).
+def write_report(con: duckdb.DuckDBPyConnection, out_dir: str | Path) -> WrittenReport:
+    """Write the steward report into ``out_dir`` (created if missing): the summary and the suite pages.
 
     Args:
         con: Open warehouse connection.
         out_dir: The report folder, e.g. ``reports/quality`` next to the warehouse.
 
     Returns:
-        The path of ``index.html``.
+        The pages written.
     """
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    suite_pages = write_suite_pages(con, folder)
     page = folder / "index.html"
     page.write_text(render_html(collect(con)), encoding="utf-8")
-    return page
+    return WrittenReport(page, suite_pages)

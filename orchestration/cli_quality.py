@@ -194,15 +194,29 @@ def release(
 
 @quality_app.command("report")
 def report() -> None:
-    """Print the quality summary (quarantine, failing rules, drift, KPIs off target) and the report path."""
-    from expectations import _report
+    """Print the quality summary (quarantine, suites, failing rules, drift, KPIs off target) and the report paths."""
+    from expectations import _report, _report_suites
     from orchestration.assets.quality import report_dir
     from orchestration.settings import Settings
 
+    folder = report_dir(Settings.from_env().warehouse_path)
     with _open(read_only=True) as con:
         summary = _report.collect(con)
     _print_frame("Quarantine by source and rule", summary.quarantine, "nothing quarantined")
     if summary.check_results_found:
+        suites = summary.suites
+        failed_suites = suites[~suites["passed"].astype(bool)]
+        console.print(f"Suites: {len(suites) - len(failed_suites)} passed, {len(failed_suites)} failed")
+        _print_frame(
+            "Failed suites (latest run of each)",
+            failed_suites[["suite", "table", "severity", "failed", "expectations"]].assign(
+                page=[
+                    str(folder / _report_suites.SUITES_DIR / _report_suites.suite_file(name))
+                    for name in failed_suites["suite"]
+                ]
+            ),
+            "none",
+        )
         _print_frame("Top failing rules (latest checks)", summary.failing_rules, "no failed expectation")
     else:
         console.print("quality.check_results not found: the checks have not run yet")
@@ -213,9 +227,10 @@ def report() -> None:
     _print_frame(
         "KPIs off target", failed[["table", "kpi", "value", "target"]] if len(failed) else failed, "none"
     )
-    page = report_dir(Settings.from_env().warehouse_path) / "index.html"
+    page = folder / "index.html"
     if page.exists():
         console.print(f"report: {page}")
+        console.print(f"suite pages (failing keys, history): {folder / _report_suites.SUITES_DIR}")
     else:
         console.print(f"report not written yet ({page}); run `cdp run`")
 

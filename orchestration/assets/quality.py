@@ -99,8 +99,9 @@ def quality_kpis(context: dg.AssetExecutionContext, cdp: CdpSettings):
 @dg.asset(
     key=["quality", "steward_report"],
     group_name="quality",
-    description="One row per report page (one offline HTML page in reports/quality/): top failing rules, "
-    "quarantine by source and rule, schema drift and KPI trends.",
+    description="One row per report page (offline HTML in reports/quality/): index.html with every suite's "
+    "latest status, top failing rules, quarantine by source and rule, schema drift and KPI trends, and "
+    "one validation page per suite in suites/ with its expectations, failing keys and history.",
     deps=[["quality", "kpis"]],
     kinds={"html"},
     pool=WAREHOUSE_POOL,
@@ -110,9 +111,17 @@ def steward_report(context: dg.AssetExecutionContext, cdp: CdpSettings) -> dg.Ma
     settings = cdp.load()
     started = time.monotonic()
     with warehouse.connect(settings.warehouse_path) as con:
-        page = _report.write_report(con, report_dir(settings.warehouse_path))
-    context.log.info(f"steward report written in {time.monotonic() - started:.2f}s")
-    return dg.MaterializeResult(metadata={"report": dg.MetadataValue.path(str(page))})
+        written = _report.write_report(con, report_dir(settings.warehouse_path))
+    context.log.info(
+        f"steward report written in {time.monotonic() - started:.2f}s: "
+        f"summary and {len(written.suite_pages)} suite page(s)"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(written.index)),
+            "suite_pages": dg.MetadataValue.int(len(written.suite_pages)),
+        }
+    )
 
 
 quality_assets = [quality_kpis, steward_report]

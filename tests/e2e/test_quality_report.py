@@ -1,6 +1,7 @@
 """Quality after a full run: injected bad rows quarantined, good rows through to the marts, KPIs, report."""
 
 import csv
+import html
 import json
 import re
 from datetime import UTC, datetime
@@ -119,4 +120,41 @@ def test_steward_report_is_offline_and_matches_the_warehouse(env, wh):
         assert "No failed expectation in the latest checks." in text
     for row in failing.itertuples():
         count = "" if pd.isna(row.unexpected_count) else f"{int(row.unexpected_count):,}"
-        assert re.search(rf"<td>{row.suite}</td>.*?<td>{row.expectation}</td>.*?>{count}<", text), row
+        suite = re.escape(f'<a href="suites/{row.suite}.html">{row.suite}</a></td>')
+        assert re.search(
+            rf"{suite}.*?>{re.escape(html.escape(row.expectation))}</a></td>.*?>{count}<", text
+        ), row
+
+
+def test_every_suite_page_matches_its_latest_run(env, wh):
+    folder = env["root"] / "reports" / "quality"
+    index = folder / "index.html"
+    written = datetime.fromtimestamp(index.stat().st_mtime, UTC).replace(tzinfo=None)
+    suites = wh(
+        f"""
+        SELECT suite, arg_max(run_id, checked_at) AS run_id FROM quality.check_results
+        WHERE checked_at <= TIMESTAMP '{written}' GROUP BY suite
+        """
+    )
+    assert len(suites) >= 40, "every raw, identity and mart suite had run before the report"
+    pages = sorted(p.stem for p in (folder / "suites").glob("*.html"))
+    assert pages == sorted(suites["suite"])
+    for row in suites.itertuples():
+        page = folder / "suites" / f"{row.suite}.html"
+        text = page.read_text(encoding="utf-8")
+        assert offline_problems(text) == [] and "<script" not in text, row.suite
+        assert f"run <code>{row.run_id}</code>" in text, row.suite
+        failed = wh(
+            f"SELECT count(*) AS n FROM quality.check_results WHERE suite = '{row.suite}' "
+            f"AND run_id = '{row.run_id}' AND NOT success"
+        )["n"][0]
+        assert re.search(r'id="failed-count">(\d+)<', text).group(1) == str(failed), row.suite
+        keys = wh(
+            f"SELECT key_value FROM quality.check_failures WHERE suite = '{row.suite}' "
+            f"AND run_id = '{row.run_id}' ORDER BY expectation, key_value"
+        )["key_value"]
+        shown = [
+            html.unescape(k) for k in re.findall(r"<li>(.*?)</li>", text.split("<h2>Failing keys</h2>")[1])
+        ]
+        assert sorted(shown) == sorted(keys), row.suite
+        assert f'href="suites/{row.suite}.html"' in index.read_text(encoding="utf-8"), row.suite
