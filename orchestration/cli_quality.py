@@ -196,10 +196,9 @@ def release(
 def report() -> None:
     """Print the quality summary (quarantine, suites, failing rules, drift, KPIs off target) and the report paths."""
     from expectations import _report, _report_suites
-    from orchestration.assets.quality import report_dir
     from orchestration.settings import Settings
 
-    folder = report_dir(Settings.from_env().warehouse_path)
+    folder = Settings.from_env().report_dir("quality")
     with _open(read_only=True) as con:
         summary = _report.collect(con)
     _print_frame("Quarantine by source and rule", summary.quarantine, "nothing quarantined")

@@ -190,10 +190,8 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
         "warehouse": str(settings.warehouse_path),
         "CRM": settings.crm_url if settings.crm_url.startswith("sqlite") else "(CDP_CRM_URL)",
         "landing folder": str(settings.landing_dir),
-        "steward report (data quality)": str(
-            settings.warehouse_path.parent / "reports" / "quality" / "index.html"
-        ),
-        "identity dashboards": str(settings.warehouse_path.parent / "reports" / "identity"),
+        "steward report (data quality)": str(settings.report_dir("quality") / "index.html"),
+        "identity dashboards": str(settings.report_dir("identity")),
         "Dagster UI": "make ui  (then open http://127.0.0.1:3000)",
     }
     return data

@@ -175,6 +175,18 @@ class Settings:
             overwrite_nulls=self.sync_overwrite_nulls,
         )
 
+    def report_dir(self, area: str) -> Path:
+        """Return the folder of an area's offline reports (``identity``, ``quality``): next to the warehouse.
+
+        Args:
+            area: The report area.
+
+        Returns:
+            ``reports/<area>`` beside the warehouse file; the pages may show personal data, so they
+            stay where the warehouse is.
+        """
+        return self.warehouse_path.parent / "reports" / area
+
     def dbt_env(self) -> dict[str, str]:
         """Return the environment dbt needs to find the warehouse and the as-of date."""
         return {"CDP_WAREHOUSE_PATH": str(self.warehouse_path), "CDP_AS_OF_DATE": self.as_of_date}

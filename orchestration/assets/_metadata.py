@@ -3,11 +3,14 @@
 import re
 
 import dagster as dg
+import duckdb
 import pandas as pd
+
+from connectors import warehouse
 
 # Column names that hold personal data; their values never leave the warehouse in metadata.
 _PII = re.compile(
-    r"(email|phone|first_?name|last_?name|full_?name|_name$|^name$|caller|context_ip|user_agent|comment|notes|subject)"
+    r"(email|phone|first_?name|last_?name|full_?name|_name$|^name$|caller|context_ip|ip_address|user_agent|comment|notes|subject)"
 )
 _NOT_PII = {"campaign_name", "event_name", "page_name", "survey_name", "ad_name", "company_name"}
 
@@ -49,3 +52,21 @@ def table_metadata(
         "dagster/column_schema": dg.MetadataValue.table_schema(schema),
         "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(empty)"),
     }
+
+
+def stored_table_metadata(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str
+) -> dict[str, dg.MetadataValue]:
+    """``table_metadata`` of a warehouse table, counted and previewed in SQL instead of read whole.
+
+    Args:
+        con: Open warehouse connection.
+        schema: Schema name.
+        table: Table name.
+
+    Returns:
+        Metadata for a materialization.
+    """
+    name = warehouse.qualified(schema, table)
+    total = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+    return table_metadata(con.execute(f"SELECT * FROM {name} LIMIT 5").df(), row_count=total)

@@ -7,12 +7,21 @@ import pandas as pd
 
 import identity
 from connectors import warehouse
-from orchestration.assets._metadata import table_metadata
+from orchestration.assets._metadata import stored_table_metadata
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.resources import CdpSettings
 
 # A run tag that forces a full reconcile for one run (the weekly schedule sets it).
 IDENTITY_MODE_TAG = "cdp/identity_mode"
+IDENTITY_TABLES = (
+    "customer_clusters",
+    "customer_links",
+    "customer_id_history",
+    "customer_match_explanations",
+    "crm_duplicate_contacts",
+    "person_match_keys",
+    "resolution_runs",
+)
 
 
 def _identity_table(name: str, description: str, *kinds: str) -> dg.AssetSpec:
@@ -87,6 +96,7 @@ def customer_identity(context: dg.AssetExecutionContext, cdp: CdpSettings):
             settings.identity_incremental_max_share,
         )
         context.log.info(f"identity run: {plan.mode} ({plan.reason})")
+        changes, stats, clusters = pd.DataFrame(columns=identity.HISTORY_COLUMNS), {}, None
         if plan.mode == "full":
             previous = None
             if warehouse.table_exists(con, "identity", "customer_clusters"):
@@ -108,11 +118,10 @@ def customer_identity(context: dg.AssetExecutionContext, cdp: CdpSettings):
             )
             keys = resolution.normalised
         elif plan.mode == "incremental":
-            clusters = warehouse.read_table(con, "identity", "customer_clusters")
             linked = identity.link_new_records(
                 records[records["record_id"].isin(plan.new)],
                 previous_keys.drop(columns="fingerprint"),
-                clusters,
+                warehouse.read_table(con, "identity", "customer_clusters"),
                 model_path=model_path,
                 threshold=settings.identity_threshold,
                 overrides=overrides,
@@ -123,67 +132,51 @@ def customer_identity(context: dg.AssetExecutionContext, cdp: CdpSettings):
             keys = pd.concat(
                 [previous_keys.drop(columns="fingerprint"), linked.normalised], ignore_index=True
             )
-        else:
-            clusters = warehouse.read_table(con, "identity", "customer_clusters")
-            links = warehouse.read_table(con, "identity", "customer_links")
-            changes, stats, keys = pd.DataFrame(columns=identity.HISTORY_COLUMNS), {}, None
-        stats = {
-            "records": len(clusters),
-            "customers": int(clusters["customer_id"].nunique()),
-            **stats,
-            "identity_run_mode": plan.mode,
-            "identity_run_reason": plan.reason,
-        }
-        history = changes
-        if warehouse.table_exists(con, "identity", "customer_id_history"):
-            earlier = warehouse.read_table(con, "identity", "customer_id_history")
-            history = pd.concat([earlier, changes], ignore_index=True) if len(changes) else earlier
-        if keys is not None:
+        # An unchanged run keeps every table as the last run left it.
+        if clusters is not None:
             keys = keys.assign(fingerprint=keys["record_id"].astype(str).map(current).astype("string"))
             warehouse.replace_table(con, "identity", "customer_clusters", clusters)
             warehouse.replace_table(con, "identity", "customer_links", links)
-            warehouse.replace_table(con, "identity", "customer_id_history", history)
+            warehouse.append_rows(con, "identity", "customer_id_history", changes)
             warehouse.replace_table(con, "identity", "person_match_keys", keys)
-        duplicates = identity.crm_duplicates(clusters)
-        explanations = identity.match_explanations(clusters, links)
-        warehouse.replace_table(con, "identity", "customer_match_explanations", explanations)
-        warehouse.replace_table(con, "identity", "crm_duplicate_contacts", duplicates)
-        runs = _record_run(con, context.run_id, plan, signature, len(records), time.perf_counter() - started)
+            warehouse.replace_table(
+                con, "identity", "customer_match_explanations", identity.match_explanations(clusters, links)
+            )
+            warehouse.replace_table(
+                con, "identity", "crm_duplicate_contacts", identity.crm_duplicates(clusters)
+            )
+        _record_run(con, context.run_id, plan, signature, len(records), time.perf_counter() - started)
+        records_now, customers_now = con.execute(
+            "SELECT count(*), count(DISTINCT customer_id) FROM identity.customer_clusters"
+        ).fetchall()[0]
+        stored = {table: stored_table_metadata(con, "identity", table) for table in IDENTITY_TABLES}
+    stats = {
+        "records": records_now,
+        "customers": customers_now,
+        **stats,
+        "identity_run_mode": plan.mode,
+        "identity_run_reason": plan.reason,
+    }
     # The dashboards re-score every pair: a full run's job; incremental runs keep the last ones.
     reports = []
     if plan.mode == "full":
         reports = identity.write_dashboards(
             records,
             clusters,
-            settings.warehouse_path.parent / "reports" / "identity",
+            settings.report_dir("identity"),
             model_path=model_path,
             threshold=settings.identity_threshold,
         )
-    context.log.info(f"{stats['records']} records → {stats['customers']} customers")
-    yield dg.MaterializeResult(
-        asset_key=["identity", "customer_clusters"],
-        metadata={
-            **table_metadata(clusters),
-            **stats,
-            **{page.stem: dg.MetadataValue.path(str(page)) for page in reports},
-        },
-    )
-    yield dg.MaterializeResult(asset_key=["identity", "customer_links"], metadata=table_metadata(links))
-    yield dg.MaterializeResult(
-        asset_key=["identity", "customer_id_history"],
-        metadata={**table_metadata(history), "changes_this_run": len(changes)},
-    )
-    yield dg.MaterializeResult(
-        asset_key=["identity", "customer_match_explanations"], metadata=table_metadata(explanations)
-    )
-    yield dg.MaterializeResult(
-        asset_key=["identity", "crm_duplicate_contacts"], metadata=table_metadata(duplicates)
-    )
-    yield dg.MaterializeResult(
-        asset_key=["identity", "person_match_keys"],
-        metadata={"row_count": dg.MetadataValue.int(len(current)), "recomputed": plan.mode == "full"},
-    )
-    yield dg.MaterializeResult(asset_key=["identity", "resolution_runs"], metadata=table_metadata(runs))
+    context.log.info(f"{records_now} records → {customers_now} customers")
+    extra = {
+        "customer_clusters": {**stats, **{page.stem: dg.MetadataValue.path(str(page)) for page in reports}},
+        "customer_id_history": {"changes_this_run": len(changes)},
+        "person_match_keys": {"recomputed": plan.mode == "full"},
+    }
+    for table in IDENTITY_TABLES:
+        yield dg.MaterializeResult(
+            asset_key=["identity", table], metadata={**stored[table], **extra.get(table, {})}
+        )
 
 
 def _previous_run(con) -> tuple[pd.DataFrame | None, str | None]:
@@ -202,28 +195,23 @@ def _previous_run(con) -> tuple[pd.DataFrame | None, str | None]:
     return warehouse.read_table(con, "identity", "person_match_keys"), last[0][0]
 
 
-def _record_run(con, run_id: str, plan: identity.RunPlan, signature: str, records: int, seconds: float):
-    """Append this run to ``identity.resolution_runs`` and return the whole table."""
-    row = pd.DataFrame(
-        [
-            {
-                "run_id": run_id,
-                "finished_at": pd.Timestamp.now("UTC").tz_localize(None).floor("us"),
-                "mode": plan.mode,
-                "reason": plan.reason,
-                "records": records,
-                "new_records": len(plan.new),
-                "changed_records": len(plan.changed),
-                "removed_records": len(plan.removed),
-                "seconds": round(seconds, 2),
-                "config_signature": signature,
-            }
-        ]
-    )
-    if warehouse.table_exists(con, "identity", "resolution_runs"):
-        row = pd.concat([warehouse.read_table(con, "identity", "resolution_runs"), row], ignore_index=True)
-    warehouse.replace_table(con, "identity", "resolution_runs", row)
-    return row
+def _record_run(
+    con, run_id: str, plan: identity.RunPlan, signature: str, records: int, seconds: float
+) -> None:
+    """Append this run to ``identity.resolution_runs``."""
+    row = {
+        "run_id": run_id,
+        "finished_at": pd.Timestamp.now("UTC").tz_localize(None).floor("us"),
+        "mode": plan.mode,
+        "reason": plan.reason,
+        "records": records,
+        "new_records": len(plan.new),
+        "changed_records": len(plan.changed),
+        "removed_records": len(plan.removed),
+        "seconds": round(seconds, 2),
+        "config_signature": signature,
+    }
+    warehouse.append_rows(con, "identity", "resolution_runs", pd.DataFrame([row]))
 
 
 @dg.asset(

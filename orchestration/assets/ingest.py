@@ -13,7 +13,7 @@ import pandas as pd
 from connectors import warehouse
 from connectors.crm import CRM_TABLES, CrmTable, read_crm_table
 from connectors.files import SOURCES, FileSource, Release, read_source, row_hash
-from orchestration.assets._metadata import table_metadata
+from orchestration.assets._metadata import stored_table_metadata, table_metadata
 from orchestration.resources import CdpSettings
 
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -182,13 +182,14 @@ def crm_tables(context: dg.AssetExecutionContext, cdp: CdpSettings):
             frame["_loaded_at"] = pd.Timestamp.now("UTC").tz_localize(None).floor("us")
             changed = warehouse.upsert_table(con, "raw_crm", table.name, frame, table.key)
             # Count and preview in SQL: the table grows with every load, the metadata need not.
-            total = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
-            head = con.execute(f"SELECT * FROM {name} LIMIT 5").df()
-            context.log.info(f"raw_crm.{table.name}: {changed} new or changed rows, {total} in all")
+            stored = stored_table_metadata(con, "raw_crm", table.name)
+            context.log.info(
+                f"raw_crm.{table.name}: {changed} new or changed rows, {stored['dagster/row_count'].value} in all"
+            )
             yield dg.MaterializeResult(
                 asset_key=["raw_crm", table.name],
                 metadata={
-                    **table_metadata(head, row_count=total),
+                    **stored,
                     "rows_changed_this_run": dg.MetadataValue.int(changed),
                     "incremental_since": dg.MetadataValue.text(str(since) if since else "full load"),
                     "quarantined_rows": dg.MetadataValue.int(quarantined),

@@ -2,7 +2,6 @@
 
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 
@@ -10,18 +9,6 @@ from connectors import warehouse
 from expectations import _kpis, _report
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.resources import CdpSettings
-
-
-def report_dir(warehouse_path: Path) -> Path:
-    """Return the steward report folder: ``reports/quality`` next to the warehouse.
-
-    Args:
-        warehouse_path: The DuckDB warehouse file.
-
-    Returns:
-        The folder path.
-    """
-    return warehouse_path.parent / "reports" / "quality"
 
 
 def reference_time(as_of_date: str) -> datetime:
@@ -111,7 +98,7 @@ def steward_report(context: dg.AssetExecutionContext, cdp: CdpSettings) -> dg.Ma
     settings = cdp.load()
     started = time.monotonic()
     with warehouse.connect(settings.warehouse_path) as con:
-        written = _report.write_report(con, report_dir(settings.warehouse_path))
+        written = _report.write_report(con, settings.report_dir("quality"))
     context.log.info(
         f"steward report written in {time.monotonic() - started:.2f}s: "
         f"summary and {len(written.suite_pages)} suite page(s)"
