@@ -268,14 +268,75 @@ def append_schema_drift(
     Returns:
         The number of rows appended.
     """
-    frame = pd.DataFrame(drift).reindex(columns=list(SCHEMA_DRIFT_TYPES))
+    return _append_source_log(
+        con, "schema_drift", SCHEMA_DRIFT_TYPES, run_id, source_schema, source_table, drift
+    )
+
+
+def _append_source_log(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    types: dict[str, str],
+    run_id: str,
+    source_schema: str,
+    source_table: str,
+    rows: list[dict],
+) -> int:
+    """Append one source's rows to a ``quality`` log table, stamped with the run, time and source.
+
+    The table's second column (after ``run_id``) is the time stamp.
+    """
+    frame = pd.DataFrame(rows).reindex(columns=list(types))
     frame["run_id"] = run_id
-    frame["detected_at"] = datetime.now(UTC).replace(tzinfo=None)
+    frame[list(types)[1]] = datetime.now(UTC).replace(tzinfo=None)
     frame["source_schema"] = source_schema
     frame["source_table"] = source_table
-    frame = frame.astype(SCHEMA_DRIFT_TYPES)
-    append_rows(con, QUALITY_SCHEMA, "schema_drift", frame)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {QUALITY_SCHEMA}")
+    append_rows(con, QUALITY_SCHEMA, table, frame.astype(types))
     return len(frame)
+
+
+INGEST_FILES_TYPES = {
+    "run_id": "string",
+    "loaded_at": "datetime64[us]",
+    "source_schema": "string",
+    "source_table": "string",
+    "source_file": "string",
+    "encoding": "string",
+    "data_rows": "Int64",
+    "rows_loaded": "Int64",
+    "rows_quarantined": "Int64",
+    "duplicates_dropped": "Int64",
+    "is_empty": "boolean",
+}
+
+
+def append_ingest_files(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    source_schema: str,
+    source_table: str,
+    stats: list[dict],
+) -> int:
+    """Append what this run read from each file of one source to ``quality.ingest_files``.
+
+    One row per run and file: ``run_id, loaded_at, source_schema, source_table, source_file,
+    encoding, data_rows, rows_loaded, rows_quarantined, duplicates_dropped, is_empty``; the table
+    exists after every file load, so the KPIs can count re-deliveries and empty files.
+
+    Args:
+        con: Open warehouse connection.
+        run_id: The pipeline run.
+        source_schema: Schema of the raw table.
+        source_table: The raw table.
+        stats: ``LoadResult.file_stats``.
+
+    Returns:
+        The number of rows appended.
+    """
+    return _append_source_log(
+        con, "ingest_files", INGEST_FILES_TYPES, run_id, source_schema, source_table, stats
+    )
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame) -> int:

@@ -3,7 +3,9 @@
 One row per KPI and table: completeness (required fields filled), validity (share of rows passing
 the row rules, quarantined rows included), uniqueness (keys), timeliness (hours since the newest
 record), consistency (one customer's email, phone and company agreeing across sources) and
-carry-through of attribution fields from ``raw_marketing.events`` to ``marts.fct_touchpoints``.
+carry-through of attribution fields from ``raw_marketing.events`` to ``marts.fct_touchpoints``,
+and per file source the share of re-delivered rows dropped at ingest and the empty files of its
+latest load.
 """
 
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ import pandas as pd
 from connectors import warehouse
 
 KPI_COLUMNS = ["run_id", "measured_at", "layer", "table", "kpi", "value", "target", "passed"]
-LOWER_IS_BETTER = {"freshness_hours"}
+LOWER_IS_BETTER = {"freshness_hours", "redelivered_share", "empty_files"}
 
 TARGETS = {
     "completeness": 0.95,
@@ -24,6 +26,9 @@ TARGETS = {
     "freshness_hours": 48.0,
     "consistency": 0.9,
     "carry_through": 0.999,
+    # Re-delivered rows are dropped at ingest; a high share means a source re-sends whole exports.
+    "redelivered_share": 0.05,
+    "empty_files": 0.0,
 }
 
 
@@ -198,6 +203,30 @@ def _validity(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: int) -> flo
     return None if rows + rejected == 0 else rows / (rows + rejected)
 
 
+def _file_deliveries(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Re-delivered share and empty files of each file source, from its latest load."""
+    if not warehouse.table_exists(con, warehouse.QUALITY_SCHEMA, "ingest_files"):
+        return []
+    measured = con.execute(
+        """
+        WITH latest AS (
+            SELECT source_schema, source_table, arg_max(run_id, loaded_at) AS run_id
+            FROM quality.ingest_files GROUP BY ALL
+        )
+        SELECT f.source_schema || '.' || f.source_table,
+               sum(f.duplicates_dropped) / nullif(sum(f.data_rows), 0),
+               count(*) FILTER (WHERE f.is_empty)
+        FROM quality.ingest_files AS f JOIN latest USING (source_schema, source_table, run_id)
+        GROUP BY ALL ORDER BY 1
+        """
+    ).fetchall()
+    return [
+        {"layer": "raw", "table": table, "kpi": kpi, "value": None if value is None else float(value)}
+        for table, share, empty in measured
+        for kpi, value in (("redelivered_share", 0.0 if share is None else share), ("empty_files", empty))
+    ]
+
+
 def _consistency(con: duckdb.DuckDBPyConnection) -> list[dict]:
     if not (
         warehouse.table_exists(con, "identity", "customer_clusters")
@@ -312,6 +341,7 @@ def compute_kpis(con: duckdb.DuckDBPyConnection, run_id: str, reference: datetim
         if warehouse.table_exists(con, spec.schema, spec.table):
             rows.extend(_table_kpis(con, spec, reference))
     rows.extend(_consistency(con))
+    rows.extend(_file_deliveries(con))
     rows.extend(_carry_through(con))
     frame = pd.DataFrame(rows, columns=["layer", "table", "kpi", "value"])
     frame["value"] = frame["value"].astype("Float64")

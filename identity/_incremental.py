@@ -201,7 +201,8 @@ def link_new_records(
     ).astype(str)
     customer_of = customer_of[~customer_of.index.duplicated()]
     record_level = between.copy()
-    between["record_id_l"] = _CUSTOMER_NODE + between["record_id_l"].map(customer_of)
+    # String-typed so an empty result (no new record near an existing one) still concatenates.
+    between["record_id_l"] = _CUSTOMER_NODE + between["record_id_l"].map(customer_of).astype("string")
     between = between.sort_values("match_probability", ascending=False).drop_duplicates(
         ["record_id_l", "record_id_r"]
     )

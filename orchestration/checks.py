@@ -5,15 +5,12 @@ skips everything downstream. Every outcome is also written to ``quality.check_re
 row keys to ``quality.check_failures``), so stewards see the history outside Dagster.
 """
 
-from datetime import date
-
 import dagster as dg
 
 import expectations
 from connectors import warehouse
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.resources import CdpSettings
-from orchestration.settings import Settings
 
 
 def _results_table(outcome: expectations.SuiteOutcome) -> str:
@@ -23,10 +20,6 @@ def _results_table(outcome: expectations.SuiteOutcome) -> str:
         observed = f"error: {r.error}" if r.error else (r.observed or "")
         lines.append(f"| {r.expectation} | {'pass' if r.success else 'FAIL'} | {unexpected} | {observed} |")
     return "\n".join(lines)
-
-
-def _as_of(settings: Settings) -> date:
-    return date.fromisoformat(settings.as_of_date) if settings.as_of_date else date.today()
 
 
 def _log_failures(context: dg.AssetCheckExecutionContext, outcome: expectations.SuiteOutcome) -> None:
@@ -73,7 +66,7 @@ def _check(spec: expectations.SuiteSpec) -> dg.AssetChecksDefinition:
                 con,
                 spec,
                 run_id=context.run.run_id,
-                as_of=_as_of(settings),
+                as_of=settings.as_of(),
                 max_volume_change=settings.quality_max_volume_change,
             )
         _log_failures(context, outcome)

@@ -78,6 +78,17 @@ def show_summary() -> None:
     _print_summary(summary(None))
 
 
+def _provenance(data: dict, section: str) -> str:
+    source = data.get("sources", {}).get(section)
+    if source is None:
+        return ""
+    origin = f"run {source['run_id'][:8]} at {source['at']}" if source["run_id"] else "no recorded run"
+    if not source["current"]:
+        return f"  [yellow]STALE[/yellow] (from {origin}; {source['reason']})"
+    # After a run, a current section is that run's; `cdp summary` says which run each one is from.
+    return "" if data.get("run_id") else f"  ({origin})"
+
+
 def _print_summary(data: dict) -> None:
     layers = Table(title="Rows per layer", show_lines=False)
     for column in ("schema", "table", "rows"):
@@ -98,19 +109,19 @@ def _print_summary(data: dict) -> None:
                 if "precision" in ident
                 else ""
             )
+            + _provenance(data, "identity")
         )
-    if data.get("health"):
-        console.print("health tiers: " + ", ".join(f"{k} {v:,}" for k, v in data["health"].items()))
-    if data.get("account_health"):
-        console.print(
-            "account health tiers: " + ", ".join(f"{k} {v:,}" for k, v in data["account_health"].items())
-        )
-    if data.get("lifecycle"):
-        console.print("lifecycle: " + ", ".join(f"{k} {v:,}" for k, v in data["lifecycle"].items()))
-    if data.get("alerts"):
-        console.print("alerts: " + ", ".join(f"{k} {v:,}" for k, v in data["alerts"].items()))
-    if data.get("audiences"):
-        console.print("audiences: " + ", ".join(f"{k} {v:,}" for k, v in data["audiences"].items()))
+    labels = {
+        "health": "health tiers",
+        "account_health": "account health tiers",
+        "lifecycle": "lifecycle",
+        "alerts": "alerts",
+        "audiences": "audiences",
+    }
+    for section, label in labels.items():
+        if data.get(section):
+            figures = ", ".join(f"{k} {v:,}" for k, v in data[section].items())
+            console.print(f"{label}: {figures}{_provenance(data, section)}")
     if data.get("checks"):
         passed = sum(1 for c in data["checks"] if c["passed"])
         console.print(f"checks: {passed} passed, {len(data['checks']) - passed} failed")
@@ -118,7 +129,8 @@ def _print_summary(data: dict) -> None:
             if not check["passed"]:
                 console.print(f"  [red]FAILED[/red] {check['asset']}:{check['name']}")
     if data.get("sync"):
-        console.print("CRM sync: " + ", ".join(f"{k} {v}" for k, v in data["sync"].items()))
+        figures = ", ".join(f"{k} {v}" for k, v in data["sync"].items())
+        console.print(f"CRM sync: {figures}{_provenance(data, 'sync')}")
     console.print("\nwhere to look:")
     for label, value in data["paths"].items():
         console.print(f"  {label}: {value}")
@@ -126,19 +138,36 @@ def _print_summary(data: dict) -> None:
 
 @app.command("env")
 def show_env() -> None:
-    """List every environment variable the pipeline reads, with its default and current value."""
+    """List every environment variable the pipeline reads, with its default and current value (secrets masked)."""
     import os
 
+    from connectors.secrets import masked
     from orchestration.settings import ENVIRONMENT
 
     table = Table(title="Environment")
     for column in ("variable", "default", "current", "meaning"):
         table.add_column(column)
     for name, (default, meaning) in ENVIRONMENT.items():
-        current = os.environ.get(name, "")
-        if current and name == "CDP_CRM_URL":
-            from connectors.crm import safe_url
-
-            current = safe_url(current)
-        table.add_row(name, default, current, meaning)
+        table.add_row(name, default, masked(name, os.environ.get(name, "")), meaning)
     console.print(table)
+
+
+def main() -> None:
+    """Run the ``cdp`` command line; an unexpected error prints one line, its traceback goes to a file.
+
+    Secrets from the environment are masked in both.
+    """
+    import sys
+    import tempfile
+    import traceback
+
+    from connectors.secrets import redact
+
+    try:
+        app()
+    except Exception as error:
+        report = Path(tempfile.gettempdir()) / "cdp-last-error.txt"
+        report.write_text(redact("".join(traceback.format_exception(error))), encoding="utf-8")
+        console.print(f"[red]error:[/red] {redact(f'{type(error).__name__}: {error}')}")
+        console.print(f"(unexpected; the traceback, secrets masked, is in {report})")
+        sys.exit(1)

@@ -25,6 +25,7 @@ ACCEPTABLE_RULES = frozenset(
         "missing_subject",
         "unidentified_message",
         "track_without_event",
+        "implausible_date",
     }
 )
 

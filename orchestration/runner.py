@@ -108,6 +108,77 @@ def evaluate_against_truth(
     return identity.evaluate_clusters(predicted, truth).as_dict()
 
 
+# The asset each summary section is read from; a section is as fresh as the run that last built it.
+SECTION_ASSETS: dict[str, tuple[str, ...]] = {
+    "identity": ("identity/customer_clusters",),
+    "health": ("marts/customer_health",),
+    "account_health": ("marts/account_health",),
+    "lifecycle": ("marts/customer_lifecycle_stages",),
+    "alerts": (
+        "marts/customer_health_drop_alerts",
+        "marts/opportunity_stall_alerts",
+        "marts/customer_stall_alerts",
+        "marts/account_contact_cadence_alerts",
+    ),
+    "audiences": ("audiences/audience_membership_history",),
+    "sync": ("crm/contact_health_fields",),
+}
+
+
+def _why_not_built(result: dg.ExecuteInProcessResult, keys: list[dg.AssetKey], blocked_by: list[str]) -> str:
+    if not set(keys) & set(result.job_def.asset_layer.selected_asset_keys):
+        return "not selected in this run"
+    reasons = []
+    if blocked_by:
+        reasons.append(f"failed blocking check(s) {', '.join(blocked_by)}")
+    failed = sorted(result.get_failed_step_keys())
+    if failed:
+        reasons.append(f"failed step(s) {', '.join(failed)}")
+    return "not built in this run: " + ("; ".join(reasons) or "its step did not run")
+
+
+def section_sources(result: dg.ExecuteInProcessResult | None) -> dict[str, dict]:
+    """Tell, per summary section, which run built its figures and whether they are stale.
+
+    Args:
+        result: The run just made; None when only the warehouse is summarised (``cdp summary``).
+
+    Returns:
+        Per section: ``run_id`` and ``at`` (ISO time, UTC) of the run that last built its asset
+        (None when never recorded), ``current`` (built by ``result``; always True without a
+        result) and ``reason`` why it is not current (None when it is).
+    """
+    blocked_by = []
+    built: set[dg.AssetKey] = set()
+    if result is not None:
+        built = {e.asset_key for e in result.get_asset_materialization_events()}
+        blocked_by = [
+            f"{e.asset_key.to_user_string()}:{e.check_name}"
+            for e in result.get_asset_check_evaluations()
+            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+        ]
+    # Without DAGSTER_HOME there is no run history to read the provenance from.
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    sources = {}
+    for section, paths in SECTION_ASSETS.items():
+        keys = [dg.AssetKey.from_user_string(p) for p in paths]
+        latest = [instance.get_latest_materialization_event(k) for k in keys] if instance else []
+        latest = [e for e in latest if e is not None]
+        newest = max(latest, key=lambda e: e.timestamp, default=None)
+        current = result is None or any(k in built for k in keys)
+        sources[section] = {
+            "run_id": newest.run_id if newest else None,
+            "at": pd.Timestamp(newest.timestamp, unit="s", tz="UTC").isoformat(timespec="seconds")
+            if newest
+            else None,
+            "current": current,
+            "reason": None if current else _why_not_built(result, keys, blocked_by),
+        }
+    if instance is not None:
+        instance.dispose()
+    return sources
+
+
 def summary(result: dg.ExecuteInProcessResult | None) -> dict:
     """Collect the figures the demo prints.
 
@@ -117,7 +188,8 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
     Returns:
         Tables and row counts, identity accuracy (when the landing folder has a ground truth),
         health tiers, customers per current lifecycle stage, alert counts, audience sizes, check
-        results, sync figures and where to look.
+        results, sync figures, which run each section comes from (``sources``: stale sections
+        say why) and where to look.
     """
     settings = Settings.from_env()
     data: dict = {"tables": []}
@@ -186,6 +258,8 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
             {"asset": e.asset_key.to_user_string(), "name": e.check_name, "passed": e.passed}
             for e in result.get_asset_check_evaluations()
         ]
+    data["run_id"] = result.run_id if result is not None else None
+    data["sources"] = section_sources(result)
     data["paths"] = {
         "warehouse": str(settings.warehouse_path),
         "CRM": settings.crm_url if settings.crm_url.startswith("sqlite") else "(CDP_CRM_URL)",

@@ -6,8 +6,10 @@ in the README and in ``.env.example``; relative paths are taken from the current
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
+from connectors.files import IngestLimits
 from connectors.sync import MODES, SqlCrmTarget, SyncPolicy
 
 # Every variable the project reads, with its default and meaning (the README table mirrors it).
@@ -46,6 +48,18 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "CDP_QUALITY_MAX_VOLUME_CHANGE": (
         "0.5",
         "Max relative change in a table's row count since the last passing run (0.5 = ±50 %)",
+    ),
+    "CDP_INGEST_EARLIEST_DATE": (
+        "2000-01-01",
+        "Earliest plausible date in any source row; earlier ones are quarantined",
+    ),
+    "CDP_INGEST_MAX_FUTURE_DAYS": (
+        "1",
+        "Days after the as-of date a source date may fall; later ones are quarantined",
+    ),
+    "CDP_INGEST_MAX_FIELD_BYTES": (
+        "131072",
+        "Largest CSV field or JSON line (bytes); a larger row is quarantined, the file goes on",
     ),
     "CDP_IDENTITY_MAX_MERGE_RATE_CHANGE": (
         "0.10",
@@ -92,6 +106,9 @@ class Settings:
         identity_incremental_max_share: Share of new records above which a full reconcile runs.
         quality_max_volume_change: Relative row-count change the volume checks accept.
         identity_max_merge_rate_change: Absolute merge-rate change the identity health check accepts.
+        ingest_earliest_date: Earliest plausible date in a source row.
+        ingest_max_future_days: Days after the as-of date a source date may fall.
+        ingest_max_field_bytes: Largest CSV field or JSON line.
     """
 
     warehouse_path: Path
@@ -115,6 +132,9 @@ class Settings:
     identity_incremental_max_share: float = 0.1
     quality_max_volume_change: float = 0.5
     identity_max_merge_rate_change: float = 0.10
+    ingest_earliest_date: date = date(2000, 1, 1)
+    ingest_max_future_days: int = 1
+    ingest_max_field_bytes: int = 131_072
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -136,6 +156,11 @@ class Settings:
         if mode not in {"side_table", "columns"}:
             raise ValueError(f"CDP_SYNC_MODE must be 'side_table' or 'columns', not '{mode}'")
         model = _get("CDP_IDENTITY_MODEL")
+        as_of = _get("CDP_AS_OF_DATE")
+        try:
+            date.fromisoformat(as_of or "2000-01-01")
+        except ValueError:
+            raise ValueError(f"CDP_AS_OF_DATE must be a date like 2026-11-01, not '{as_of}'") from None
         return cls(
             warehouse_path=Path(_get("CDP_WAREHOUSE_PATH")).resolve(),
             crm_url=_sqlite_absolute(_get("CDP_CRM_URL")),
@@ -149,10 +174,11 @@ class Settings:
             sync_mode=mode,
             sync_table=_get("CDP_SYNC_TABLE"),
             sync_key_column=_get("CDP_SYNC_KEY_COLUMN"),
-            as_of_date=_get("CDP_AS_OF_DATE"),
+            as_of_date=as_of,
             **_sync_policy_settings(),
             **_quality_settings(),
             **_identity_settings(),
+            **_ingest_settings(),
         )
 
     def sync_policy(self) -> SyncPolicy:
@@ -186,6 +212,19 @@ class Settings:
             stay where the warehouse is.
         """
         return self.warehouse_path.parent / "reports" / area
+
+    def as_of(self) -> date:
+        """Return the as-of date: ``CDP_AS_OF_DATE``, or today."""
+        return date.fromisoformat(self.as_of_date) if self.as_of_date else date.today()
+
+    def ingest_limits(self) -> IngestLimits:
+        """Return the plausibility limits source rows are checked against."""
+        return IngestLimits.around(
+            self.as_of(),
+            earliest=self.ingest_earliest_date,
+            future_days=self.ingest_max_future_days,
+            max_field_bytes=self.ingest_max_field_bytes,
+        )
 
     def dbt_env(self) -> dict[str, str]:
         """Return the environment dbt needs to find the warehouse and the as-of date."""
@@ -255,3 +294,22 @@ def _identity_settings() -> dict:
         "identity_max_cluster_size": size or None,
         "identity_incremental_max_share": share,
     }
+
+
+def _ingest_settings() -> dict:
+    try:
+        earliest = date.fromisoformat(_get("CDP_INGEST_EARLIEST_DATE"))
+    except ValueError:
+        raise ValueError("CDP_INGEST_EARLIEST_DATE must be a date like 2000-01-01") from None
+    values = {"ingest_earliest_date": earliest}
+    for name, attribute, least in (
+        ("CDP_INGEST_MAX_FUTURE_DAYS", "ingest_max_future_days", 0),
+        ("CDP_INGEST_MAX_FIELD_BYTES", "ingest_max_field_bytes", 1024),
+    ):
+        try:
+            values[attribute] = int(_get(name))
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number, e.g. {ENVIRONMENT[name][0]}") from None
+        if values[attribute] < least:
+            raise ValueError(f"{name} must be {least} or more, not {values[attribute]}")
+    return values

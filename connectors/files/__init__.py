@@ -6,15 +6,17 @@ steward released (``cdp quality quarantine release``) are read again from their 
 steward's fixes applied, and validated again; header changes are reported as schema drift.
 """
 
+import codecs
 import csv
 import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import charset_normalizer
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
@@ -40,6 +42,11 @@ class FileSource:
         key: Raw column identifying a row, copied into quarantine as ``record_key``.
         columns: The raw table's columns and pandas dtypes, in order.
         description: The table's grain, for the asset description.
+        dedupe_key: Raw columns that identify one row across files; a later row with the same
+            values is a re-delivery (dropped and counted) when it is identical or ``replays_by_key``,
+            else a conflicting duplicate (quarantined as ``duplicate_key``). Empty: whole rows.
+        replays_by_key: A repeated key is a re-delivery whatever the content (Segment's
+            ``messageId`` is the sender's dedupe id).
     """
 
     name: str
@@ -50,6 +57,8 @@ class FileSource:
     key: str
     columns: dict[str, str]
     description: str
+    dedupe_key: tuple[str, ...] = ()
+    replays_by_key: bool = False
 
     def model_for(self, path: Path) -> type[BaseModel] | None:
         """Return the row model for a file, by the longest matching file-name prefix."""
@@ -118,6 +127,8 @@ SOURCES: tuple[FileSource, ...] = (
             "page_referrer": _TEXT,
         },
         description="One row per Segment-spec message (identify, track, page) from the landing folder.",
+        dedupe_key=("message_id",),
+        replays_by_key=True,
     ),
     FileSource(
         name="email_activity",
@@ -151,6 +162,7 @@ SOURCES: tuple[FileSource, ...] = (
         key="lead_id",
         columns=_LEAD_COLUMNS,
         description="One row per lead-form submission from any channel (web, video ad, hotline, trade show).",
+        dedupe_key=("lead_id",),
     ),
     FileSource(
         name="tickets",
@@ -174,6 +186,7 @@ SOURCES: tuple[FileSource, ...] = (
             "is_escalated": _BOOL,
         },
         description="One row per support ticket in the help-desk export.",
+        dedupe_key=("ticket_id",),
     ),
     FileSource(
         name="nps_responses",
@@ -191,6 +204,7 @@ SOURCES: tuple[FileSource, ...] = (
             "survey_name": _TEXT,
         },
         description="One row per NPS survey response (score 0-10).",
+        dedupe_key=("response_id",),
     ),
     FileSource(
         name="consent_log",
@@ -209,6 +223,7 @@ SOURCES: tuple[FileSource, ...] = (
             "source": _TEXT,
         },
         description="One row per consent grant or withdrawal (subject, purpose, status, time, source).",
+        dedupe_key=("consent_id",),
     ),
 )
 
@@ -242,6 +257,9 @@ class LoadResult:
         drift: One dict per file and changed column: ``source_file, column, change, detail`` with
             change ``new`` or ``missing``.
         releases_applied: How many released rows were read again this run.
+        file_stats: One dict per file: ``source_file, encoding, data_rows, rows_loaded,
+            rows_quarantined, duplicates_dropped, is_empty`` (``encoding`` is None for a file not
+            decoded; ``is_empty``: read, but no data row).
     """
 
     rows: pd.DataFrame
@@ -250,6 +268,55 @@ class LoadResult:
     unexpected_columns: dict[str, list[str]] = field(default_factory=dict)
     drift: list[dict[str, str]] = field(default_factory=list)
     releases_applied: int = 0
+    file_stats: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def duplicates_dropped(self) -> int:
+        """Re-delivered rows dropped in all files (identical repeats, or repeated Segment messageIds)."""
+        return sum(stat["duplicates_dropped"] for stat in self.file_stats)
+
+    @property
+    def empty_files(self) -> list[str]:
+        """Files that hold no data row (empty, or a header only)."""
+        return [stat["source_file"] for stat in self.file_stats if stat["is_empty"]]
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Plausibility limits applied to every file row.
+
+    Attributes:
+        earliest: Earliest plausible date and time (naive UTC) in any date field.
+        latest: Latest plausible date and time (naive UTC): the as-of date plus the allowed lead.
+        max_field_bytes: Largest field (CSV) or line (JSON lines) in UTF-8 bytes; larger rows are
+            quarantined as ``field_too_large``.
+    """
+
+    earliest: datetime
+    latest: datetime
+    max_field_bytes: int = 131_072
+
+    @classmethod
+    def around(
+        cls,
+        as_of: date,
+        earliest: date = date(2000, 1, 1),
+        future_days: int = 1,
+        max_field_bytes: int = 131_072,
+    ) -> "IngestLimits":
+        """Limits for a run as of a date.
+
+        Args:
+            as_of: The run's as-of date.
+            earliest: Earliest plausible date.
+            future_days: Days after the as-of date a date may still fall (clock skew, time zones).
+            max_field_bytes: Largest field or JSON line in bytes.
+
+        Returns:
+            The limits.
+        """
+        latest = datetime.combine(as_of + timedelta(days=future_days + 1), time()) - timedelta(microseconds=1)
+        return cls(datetime.combine(earliest, time()), latest, max_field_bytes)
 
 
 def row_hash(raw: str) -> str:
@@ -308,38 +375,107 @@ def known_fields(src: FileSource) -> set[str]:
     return set().union(*(_expected_headers(model)[1] for model in src.models.values()))
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None, str]]:
-    """Yield (line, record or None, parse error or None, raw text) for each data line of a file."""
+@dataclass(frozen=True)
+class _Problem:
+    rule: str
+    field: str
+    reason: str
+
+
+# The csv module's default field limit (128 KiB) raises mid-file; rows are measured against
+# IngestLimits.max_field_bytes instead, so one oversized row is quarantined and the file goes on.
+csv.field_size_limit(2**31 - 1)
+
+
+def _oversized(value: str, limit: int) -> int | None:
+    # A character is at most four UTF-8 bytes: only long values need encoding to be measured.
+    if len(value) * 4 <= limit:
+        return None
+    size = len(value.encode("utf-8"))
+    return size if size > limit else None
+
+
+def _records(
+    path: Path, encoding: str, max_field_bytes: int
+) -> Iterator[tuple[int, dict[str, Any] | None, _Problem | None, str]]:
+    """Yield (line, record or None, problem or None, raw text) for each data line of a file.
+
+    Decodes strictly: a byte the encoding cannot read raises ``UnicodeDecodeError``.
+    """
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8", errors="replace") as handle:
+        with path.open(encoding=encoding, errors="strict") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
+                    continue
+                size = _oversized(line, max_field_bytes)
+                if size is not None:
+                    reason = f"line is {size:,} bytes, over the limit of {max_field_bytes:,} (CDP_INGEST_MAX_FIELD_BYTES)"
+                    yield number, None, _Problem("field_too_large", "(row)", reason), line.strip()
                     continue
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield number, None, f"invalid JSON: {exc.msg} at column {exc.colno}", line.strip()
+                    reason = f"invalid JSON: {exc.msg} at column {exc.colno}"
+                    yield number, None, _Problem("unparseable", "(row)", reason), line.strip()
                     continue
                 if not isinstance(record, dict):
-                    yield number, None, "a line must hold one JSON object", line.strip()
+                    problem = _Problem("unparseable", "(row)", "a line must hold one JSON object")
+                    yield number, None, problem, line.strip()
                     continue
                 yield number, record, None, line.strip()
     else:
-        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        with path.open(encoding=encoding, errors="strict", newline="") as handle:
             reader = csv.DictReader(handle)
             for record in reader:
                 raw = json.dumps(record, ensure_ascii=False, default=str)
                 if None in record:
-                    yield reader.line_num, None, "more values than header columns", raw
+                    problem = _Problem("unparseable", "(row)", "more values than header columns")
+                    yield reader.line_num, None, problem, raw
+                    continue
+                large = [
+                    (column, size)
+                    for column, value in record.items()
+                    if isinstance(value, str) and (size := _oversized(value, max_field_bytes)) is not None
+                ]
+                if large:
+                    column, size = large[0]
+                    reason = f"field is {size:,} bytes, over the limit of {max_field_bytes:,} (CDP_INGEST_MAX_FIELD_BYTES)"
+                    yield reader.line_num, None, _Problem("field_too_large", column, reason), raw
                     continue
                 yield reader.line_num, record, None, raw
 
 
-def _header(path: Path) -> list[str]:
+def _header(path: Path, encoding: str) -> list[str]:
     if path.suffix == ".jsonl":
         return []
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+    with path.open(encoding=encoding, errors="strict", newline="") as handle:
         return next(csv.reader(handle), [])
+
+
+def _detect_encoding(path: Path) -> str | None:
+    """The encoding a file that is not UTF-8 is written in, when it can be told with confidence."""
+    best = charset_normalizer.from_path(path).best()
+    # chaos is the share of the decoded text that looks like mojibake; above a few percent the
+    # guess is no better than replacing characters.
+    if best is None or best.chaos > 0.1:
+        return None
+    return best.encoding
+
+
+def _first_bad_byte(path: Path, encoding: str) -> str:
+    """Where a file first stops being valid in an encoding: line and byte, for the steward."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset, lines = 0, 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                lines += chunk.count(b"\n", 0, error.start)
+                return f"line {lines} (byte {offset + error.start:,} of the file)"
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+    return "its end (a character is cut off)"
 
 
 def _expected_headers(model: type[BaseModel]) -> tuple[set[str], set[str]]:
@@ -412,13 +548,179 @@ def _header_drift(relative: str, header: list[str], required: set[str], known: s
     return drift
 
 
+@dataclass
+class _FileRead:
+    """What one file gave: good rows (with ``_row_hash``), rejects, drift and counts."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    drift: list[dict[str, str]] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    applied: int = 0
+    data_rows: int = 0
+    encoding: str | None = None
+    is_empty: bool = False
+
+
+def _parse_file(
+    path: Path,
+    relative: str,
+    model: type[BaseModel],
+    encoding: str,
+    releases: dict[tuple[str, int], Release],
+    limits: IngestLimits,
+    loaded_at: datetime,
+) -> _FileRead:
+    part = _FileRead(encoding=encoding)
+    header = _header(path, encoding)
+    required, known = _expected_headers(model)
+    if header:
+        part.drift.extend(_header_drift(relative, header, required, known))
+        missing = sorted(required - set(header))
+        if missing:
+            part.rejects.append(
+                _reject(
+                    relative,
+                    1,
+                    None,
+                    ",".join(missing),
+                    "missing_columns",
+                    f"required column(s) {', '.join(missing)} missing from the header; "
+                    "fix the export and drop the file again",
+                    ",".join(header),
+                )
+            )
+            return part
+        part.unexpected = sorted(set(header) - known)
+    json_keys: dict[str, int] = {}
+    bounds = (limits.earliest, limits.latest)
+    for line, record, problem, raw in _records(path, encoding, limits.max_field_bytes):
+        part.data_rows += 1
+        if record is None:
+            part.rejects.append(
+                _reject(relative, line, None, problem.field, problem.rule, problem.reason, raw, row_hash(raw))
+            )
+            continue
+        if not header:
+            for key in record.keys() - known:
+                json_keys[key] = json_keys.get(key, 0) + 1
+        release = releases.get((relative, line))
+        if release is not None and release.row_hash != row_hash(raw):
+            release = None
+        if release is not None:
+            part.applied += 1
+            record = _apply_fixes(record, release.fixes)
+        context = {
+            m.ACCEPT_CONTEXT: release is not None and release.action == "accept",
+            m.DATE_BOUNDS_CONTEXT: bounds,
+        }
+        try:
+            row = model.model_validate(record, context=context).to_raw()
+        except ValidationError as err:
+            part.rejects.append(_validation_reject(relative, line, model, record, err, raw))
+            continue
+        row.update(
+            _source_file=relative,
+            _source_line=line,
+            _loaded_at=loaded_at,
+            _release_action=release.action if release else None,
+            _row_hash=row_hash(raw),
+        )
+        part.rows.append(row)
+    part.is_empty = part.data_rows == 0
+    part.drift.extend(
+        {"source_file": relative, "column": key, "change": "new", "detail": f"in {count} line(s); ignored"}
+        for key, count in sorted(json_keys.items())
+    )
+    return part
+
+
+def _read_file(
+    path: Path,
+    relative: str,
+    model: type[BaseModel],
+    releases: dict[tuple[str, int], Release],
+    limits: IngestLimits,
+    loaded_at: datetime,
+) -> _FileRead:
+    """Read one file in UTF-8, or in the encoding it is detected to be in; else quarantine it whole."""
+    args = (path, relative, model)
+    rest = (releases, limits, loaded_at)
+    try:
+        try:
+            return _parse_file(*args, "utf-8-sig", *rest)
+        except UnicodeDecodeError:
+            detected = _detect_encoding(path)
+        if detected is not None:
+            try:
+                return _parse_file(*args, detected, *rest)
+            except UnicodeDecodeError:
+                pass
+        reason = (
+            f"not valid UTF-8 from {_first_bad_byte(path, 'utf-8-sig')}, and no other encoding reads it "
+            "with confidence; re-export the file as UTF-8 and drop it again"
+        )
+        rule = "undecodable_file"
+    except (OSError, csv.Error) as error:
+        reason = (
+            f"the file cannot be read ({type(error).__name__}: {error}); fix or replace it and drop it again"
+        )
+        rule = "unreadable_file"
+    return _FileRead(rejects=[_reject(relative, None, None, "(file)", rule, reason, None)])
+
+
+def _drop_repeats(
+    src: FileSource, rows: list[dict[str, Any]]
+) -> tuple[list[dict], list[dict], dict[str, int]]:
+    """Keep the first row per dedupe key; drop re-deliveries, quarantine conflicting duplicates.
+
+    Returns:
+        The rows kept, the ``duplicate_key`` rejects and the dropped re-deliveries per file.
+    """
+    key_columns = src.dedupe_key or tuple(src.columns)
+    first: dict[tuple, tuple[str, int]] = {}
+    versions: dict[tuple, set[tuple]] = {}
+    kept, rejects, dropped = [], [], {}
+    for row in rows:
+        key = tuple(row[c] for c in key_columns)
+        content = tuple(row[c] for c in src.columns)
+        if key not in first:
+            first[key] = (row["_source_file"], row["_source_line"])
+            versions[key] = {content}
+            kept.append(row)
+        elif src.replays_by_key or content in versions[key]:
+            dropped[row["_source_file"]] = dropped.get(row["_source_file"], 0) + 1
+        else:
+            versions[key].add(content)
+            file, line = first[key]
+            value = ", ".join(str(v) for v in key)
+            rejects.append(
+                _reject(
+                    row["_source_file"],
+                    row["_source_line"],
+                    value,
+                    ",".join(key_columns),
+                    "duplicate_key",
+                    f"a different row with this {', '.join(key_columns)} was loaded first ({file} line {line}); "
+                    "fix the key or drop one of the two from the export",
+                    value,
+                    row["_row_hash"],
+                )
+            )
+    return kept, rejects, dropped
+
+
 def read_source(
     src: FileSource,
     landing_dir: str | Path,
     run_id: str,
     releases: dict[tuple[str, int], Release] | None = None,
+    limits: IngestLimits | None = None,
 ) -> LoadResult:
     """Read every file of one source from the landing folder.
+
+    Files are read in name order; a row repeated within or across files keeps its first copy
+    (see ``FileSource.dedupe_key``), so a re-delivered export changes nothing.
 
     Args:
         src: The source to read.
@@ -426,6 +728,7 @@ def read_source(
         run_id: The pipeline run, written into quarantine rows.
         releases: Released rows by (file relative to the landing folder, line); a release applies
             only while the row is unchanged (same fingerprint).
+        limits: Plausible dates and field sizes (default: as of today, from 2000-01-01, 128 KiB).
 
     Returns:
         Valid rows and quarantined rows; a file that cannot be read at all is quarantined as one
@@ -434,90 +737,30 @@ def read_source(
     landing = Path(landing_dir)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     releases = releases or {}
-    rows: list[dict[str, Any]] = []
-    rejects: list[dict[str, Any]] = []
-    files: list[str] = []
-    unexpected: dict[str, list[str]] = {}
-    drift: list[dict[str, str]] = []
-    applied = 0
+    limits = limits or IngestLimits.around(loaded_at.date())
+    parts: dict[str, _FileRead] = {}
     for path in sorted(landing.glob(src.pattern)):
         relative = path.relative_to(landing).as_posix()
-        files.append(relative)
         model = src.model_for(path)
         if model is None:
             prefixes = ", ".join(f"{p}*.csv" for p in src.models)
-            rejects.append(
-                _reject(
-                    relative,
-                    None,
-                    None,
-                    "(file)",
-                    "unknown_file",
-                    f"no schema for this file name; name it one of: {prefixes}",
-                    None,
-                )
+            reason = f"no schema for this file name; name it one of: {prefixes}"
+            parts[relative] = _FileRead(
+                rejects=[_reject(relative, None, None, "(file)", "unknown_file", reason, None)]
             )
             continue
-        header = _header(path)
-        required, known = _expected_headers(model)
-        if header:
-            drift.extend(_header_drift(relative, header, required, known))
-            missing = sorted(required - set(header))
-            if missing:
-                rejects.append(
-                    _reject(
-                        relative,
-                        1,
-                        None,
-                        ",".join(missing),
-                        "missing_columns",
-                        f"required column(s) {', '.join(missing)} missing from the header; "
-                        "fix the export and drop the file again",
-                        ",".join(header),
-                    )
-                )
-                continue
-            extra = sorted(set(header) - known)
-            if extra:
-                unexpected[relative] = extra
-        json_keys: dict[str, int] = {}
-        for line, record, parse_error, raw in _records(path):
-            if record is None:
-                rejects.append(
-                    _reject(relative, line, None, "(row)", "unparseable", parse_error, raw, row_hash(raw))
-                )
-                continue
-            if not header:
-                for key in record.keys() - known:
-                    json_keys[key] = json_keys.get(key, 0) + 1
-            release = releases.get((relative, line))
-            if release is not None and release.row_hash != row_hash(raw):
-                release = None
-            if release is not None:
-                applied += 1
-                record = _apply_fixes(record, release.fixes)
-            context = {m.ACCEPT_CONTEXT: release is not None and release.action == "accept"}
-            try:
-                row = model.model_validate(record, context=context).to_raw()
-            except ValidationError as err:
-                rejects.append(_validation_reject(relative, line, model, record, err, raw))
-                continue
-            row.update(
-                _source_file=relative,
-                _source_line=line,
-                _loaded_at=loaded_at,
-                _release_action=release.action if release else None,
-            )
-            rows.append(row)
-        drift.extend(
-            {
-                "source_file": relative,
-                "column": key,
-                "change": "new",
-                "detail": f"in {count} line(s); ignored",
-            }
-            for key, count in sorted(json_keys.items())
-        )
+        parts[relative] = _read_file(path, relative, model, releases, limits, loaded_at)
+    rows, duplicate_rejects, dropped = _drop_repeats(
+        src, [row for part in parts.values() for row in part.rows]
+    )
+    rejects = [reject for part in parts.values() for reject in part.rejects] + duplicate_rejects
+    loaded: dict[str, int] = {}
+    for row in rows:
+        loaded[row["_source_file"]] = loaded.get(row["_source_file"], 0) + 1
+        del row["_row_hash"]
+    quarantined: dict[str, int] = {}
+    for reject in rejects:
+        quarantined[reject["source_file"]] = quarantined.get(reject["source_file"], 0) + 1
     columns = {**src.columns, **_LINEAGE}
     frame = pd.DataFrame(rows, columns=list(columns)).astype(columns)
     rejected = pd.DataFrame(rejects)
@@ -527,8 +770,20 @@ def read_source(
     return LoadResult(
         rows=frame,
         rejects=rejected,
-        files=files,
-        unexpected_columns=unexpected,
-        drift=drift,
-        releases_applied=applied,
+        files=list(parts),
+        unexpected_columns={file: part.unexpected for file, part in parts.items() if part.unexpected},
+        drift=[entry for part in parts.values() for entry in part.drift],
+        releases_applied=sum(part.applied for part in parts.values()),
+        file_stats=[
+            {
+                "source_file": file,
+                "encoding": part.encoding,
+                "data_rows": part.data_rows,
+                "rows_loaded": loaded.get(file, 0),
+                "rows_quarantined": quarantined.get(file, 0),
+                "duplicates_dropped": dropped.get(file, 0),
+                "is_empty": part.is_empty,
+            }
+            for file, part in parts.items()
+        ],
     )

@@ -6,6 +6,7 @@ message; the rest of the file still loads.
 """
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -23,6 +24,8 @@ from pydantic_core import PydanticCustomError
 ACCEPT_CONTEXT = "accept_row_rules"
 """Validation-context flag set for rows a steward released as-is: the row rules below are skipped
 (type, range and allowed-value checks still apply, the raw table's column types need them)."""
+DATE_BOUNDS_CONTEXT = "date_bounds"
+"""Validation-context key holding the (earliest, latest) naive-UTC datetimes a date may take."""
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -38,10 +41,48 @@ def _to_utc_naive(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d*)?$")
+
+
+def _date_text(value: Any) -> Any:
+    value = _blank_to_none(value)
+    # pydantic reads a bare number as seconds since 1970; an export that wrote one into a date
+    # column is broken, not a date.
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        or (isinstance(value, str) and _NUMBER.match(value))
+    ):
+        raise PydanticCustomError(
+            "not_a_date", "a number, not a date; export dates as ISO 8601 (2026-05-01T10:00:00Z)"
+        )
+    return value
+
+
+def _plausible(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    bounds = info.context.get(DATE_BOUNDS_CONTEXT) if info.context else None
+    if value is None or bounds is None or _accepted(info):
+        return value
+    earliest, latest = bounds
+    moment = _to_utc_naive(value)
+    if not earliest <= moment <= latest:
+        raise PydanticCustomError(
+            "implausible_date",
+            "{value} is outside the plausible range {earliest} to {latest} (CDP_INGEST_EARLIEST_DATE, "
+            "CDP_INGEST_MAX_FUTURE_DAYS after the as-of date); fix the export or release the row",
+            {
+                "value": moment.isoformat(sep=" "),
+                "earliest": str(earliest.date()),
+                "latest": str(latest.date()),
+            },
+        )
+    return value
+
+
 Text = Annotated[str | None, BeforeValidator(_blank_to_none)]
 RequiredText = Annotated[str, BeforeValidator(_blank_to_none)]
-Timestamp = Annotated[datetime, BeforeValidator(_blank_to_none)]
-OptionalTimestamp = Annotated[datetime | None, BeforeValidator(_blank_to_none)]
+Timestamp = Annotated[datetime, BeforeValidator(_date_text), AfterValidator(_plausible)]
+OptionalTimestamp = Annotated[datetime | None, BeforeValidator(_date_text), AfterValidator(_plausible)]
 
 
 def _yes_no(value: Any) -> Any:

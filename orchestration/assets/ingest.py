@@ -12,23 +12,32 @@ import pandas as pd
 
 from connectors import warehouse
 from connectors.crm import CRM_TABLES, CrmTable, read_crm_table
-from connectors.files import SOURCES, FileSource, Release, read_source, row_hash
+from connectors.files import SOURCES, FileSource, IngestLimits, Release, read_source, row_hash
 from orchestration.assets._metadata import stored_table_metadata, table_metadata
 from orchestration.resources import CdpSettings
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
 
-def crm_row_rejects(frame: pd.DataFrame, table: CrmTable, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+# CRM columns recording when something happened; plans such as close or renewal dates may lie ahead.
+_CRM_EVENT_TIMES = ("created_at", "updated_at", "occurred_at", "changed_at", "stage_entered_at")
+
+
+def crm_row_rejects(
+    frame: pd.DataFrame, table: CrmTable, run_id: str, limits: IngestLimits | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split CRM rows into good rows and quarantine rows by the CRM row rules.
 
     Rules: the primary key is present (``missing_key``); an ``email`` holds one ``@`` and a dotted
-    domain (``invalid_email``); ``updated_at`` is not before ``created_at`` (``updated_before_created``).
+    domain (``invalid_email``); ``updated_at`` is not before ``created_at`` (``updated_before_created``);
+    a time something happened (created, updated, occurred, changed, stage entered) lies within the
+    plausible range (``implausible_date``).
 
     Args:
         frame: Rows read from the CRM table.
         table: The CRM table.
         run_id: The pipeline run.
+        limits: Plausible dates (default: none checked).
 
     Returns:
         The good rows and the quarantine rows (``QUARANTINE_COLUMNS`` layout, file ``crm:<table>``).
@@ -41,6 +50,15 @@ def crm_row_rejects(frame: pd.DataFrame, table: CrmTable, run_id: str) -> tuple[
     if {"created_at", "updated_at"} <= set(frame.columns):
         before = (frame["updated_at"] < frame["created_at"]).fillna(False).astype(bool)
         checks.append((before, "updated_at", "updated_before_created", "updated_at is before created_at"))
+    if limits is not None:
+        for column in _CRM_EVENT_TIMES:
+            if column in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[column]):
+                outside = ~frame[column].between(limits.earliest, limits.latest) & frame[column].notna()
+                reason = (
+                    f"{column} is outside the plausible range {limits.earliest.date()} to {limits.latest.date()} "
+                    "(CDP_INGEST_EARLIEST_DATE, CDP_INGEST_MAX_FUTURE_DAYS); fix it in the CRM"
+                )
+                checks.append((outside.astype(bool), column, "implausible_date", reason))
     failed = pd.Series(False, index=frame.index)
     rejects = []
     for mask, column, rule, reason in checks:
@@ -172,7 +190,7 @@ def crm_tables(context: dg.AssetExecutionContext, cdp: CdpSettings):
                 )
             drift = crm_drift(con, table, frame)
             warehouse.append_schema_drift(con, context.run_id, "raw_crm", table.name, drift)
-            frame, rejects = crm_row_rejects(frame, table, context.run_id)
+            frame, rejects = crm_row_rejects(frame, table, context.run_id, settings.ingest_limits())
             quarantined = warehouse.write_quarantine(con, "raw_crm", table.name, rejects, keep_previous=True)
             if len(rejects):
                 rules = rejects.groupby("rule").size().to_dict()
@@ -210,12 +228,26 @@ def _file_asset(src: FileSource) -> dg.AssetsDefinition:
         settings = cdp.load()
         with warehouse.connect(settings.warehouse_path) as con:
             releases = _releases(con, src)
-            result = read_source(src, settings.landing_dir, context.run_id, releases=releases)
+            result = read_source(
+                src, settings.landing_dir, context.run_id, releases=releases, limits=settings.ingest_limits()
+            )
             warehouse.replace_table(con, src.schema, src.table, result.rows)
             quarantined = warehouse.write_quarantine(con, src.schema, src.table, result.rejects)
             warehouse.append_schema_drift(con, context.run_id, src.schema, src.table, result.drift)
+            warehouse.append_ingest_files(con, context.run_id, src.schema, src.table, result.file_stats)
         if not result.files:
             context.log.warning(f"no files matched {src.pattern} under the landing folder")
+        for file in result.empty_files:
+            context.log.warning(f"{file}: no data rows (empty, or a header only); nothing loaded from it")
+        for stat in result.file_stats:
+            if stat["encoding"] not in {None, "utf-8-sig"}:
+                context.log.warning(
+                    f"{stat['source_file']}: not UTF-8; read as {stat['encoding']} (detected)"
+                )
+        if result.duplicates_dropped:
+            context.log.info(
+                f"{result.duplicates_dropped} re-delivered row(s) dropped (first copy kept; see quality.ingest_files)"
+            )
         if quarantined:
             rules = result.rejects.groupby("rule").size().to_dict()
             context.log.warning(
@@ -232,6 +264,8 @@ def _file_asset(src: FileSource) -> dg.AssetsDefinition:
                 "quarantined_rows": dg.MetadataValue.int(quarantined),
                 "schema_drift": dg.MetadataValue.json(result.drift),
                 "released_rows_read": dg.MetadataValue.int(result.releases_applied),
+                "duplicates_dropped": dg.MetadataValue.int(result.duplicates_dropped),
+                "empty_files": dg.MetadataValue.json(result.empty_files),
             }
         )
 

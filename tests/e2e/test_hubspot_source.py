@@ -77,6 +77,7 @@ def hubspot_run(tmp_path_factory):
         result = run_pipeline()
     server.shutdown()
     yield {
+        "root": root,
         "result": result,
         "hub": hub,
         "warehouse": values["CDP_WAREHOUSE_PATH"],
@@ -97,6 +98,14 @@ def test_pipeline_with_hubspot_succeeds(hubspot_run):
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failed == []
     assert result.success
+
+
+def test_the_token_is_in_no_file_the_run_left(hubspot_run):
+    # Run storage, event and compute logs under DAGSTER_HOME, the warehouse, the reports, the landing folder.
+    token = hubspot_server.TOKEN.encode()
+    files = [p for p in hubspot_run["root"].rglob("*") if p.is_file()]
+    assert any(p.name.endswith(".db") for p in files), "the run storage is among the files scanned"
+    assert [str(p) for p in files if token in p.read_bytes()] == []
 
 
 def test_hubspot_contacts_reach_person_records(hubspot_run):

@@ -92,3 +92,14 @@ def test_a_failing_blocking_check_stops_the_marts_and_the_sync(env, first_run, t
     success, severity, blocking, observed = recorded[0]
     assert (success, severity, blocking) == (False, "error", True)
     assert "previous 0.000" in observed
+
+    # The summary of this run must not pass the last run's health and sync figures off as current.
+    from orchestration.runner import summary
+
+    sources = summary(result)["sources"]
+    assert sources["identity"]["current"] and sources["identity"]["run_id"] == result.run_id
+    for section in ("health", "sync"):
+        stale = sources[section]
+        assert not stale["current"], section
+        assert stale["run_id"] not in {None, result.run_id}, "the figures are an earlier run's"
+        assert "identity/customer_clusters:identity_graph_health" in stale["reason"]

@@ -85,3 +85,20 @@ def test_a_numbered_mailbox_namesake_does_not_join_the_existing_customer(first):
         "record_id"
     )["customer_id"]
     assert customer["lead_forms:12"] != customer["crm_contacts:1"]
+
+
+def test_new_records_near_no_existing_record_get_new_customers(first):
+    # Nothing existing shares a blocking key, phone or mailbox with these: the new-vs-existing
+    # scoring comes back empty, which once crashed on adding the customer-node prefix.
+    strangers = person_records(
+        [
+            ("lead_forms:20", "Zed", "Yount", "zed@yount.io", None),
+            ("events:20", None, None, "zed@yount.io", None),
+        ]
+    )
+    linked = link_new_records(strangers, first.normalised, first.clusters, overrides=[])
+    customer = linked.clusters.set_index("record_id")["customer_id"]
+    assert customer["lead_forms:20"] == customer["events:20"]
+    assert customer["lead_forms:20"] not in set(first.clusters["customer_id"])
+    assert linked.stats["new_customers"] == 1
+    assert linked.stats["new_records_joining_existing_customers"] == 0

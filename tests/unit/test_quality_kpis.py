@@ -92,3 +92,32 @@ def test_targets_and_direction():
     assert not _kpis.passed("validity", None, 0.99)
     with pytest.raises(KeyError, match="add it to TARGETS"):
         _kpis.target_for("timeliness")
+
+
+def test_redelivered_share_and_empty_files_come_from_each_source_s_latest_load(con):
+    from connectors import warehouse
+
+    def stat(file, rows, dropped, empty=False):
+        return {
+            "source_file": file,
+            "encoding": "utf-8-sig",
+            "data_rows": rows,
+            "rows_loaded": rows - dropped,
+            "rows_quarantined": 0,
+            "duplicates_dropped": dropped,
+            "is_empty": empty,
+        }
+
+    warehouse.append_ingest_files(con, "old-run", "raw_service", "tickets", [stat("t.csv", 10, 9)])
+    warehouse.append_ingest_files(
+        con,
+        "run-1",
+        "raw_service",
+        "tickets",
+        [stat("t1.csv", 30, 0), stat("t2.csv", 10, 10), stat("t3.csv", 0, 0, empty=True)],
+    )
+    frame = _kpis.compute_kpis(con, "run-1", reference=datetime(2026, 11, 2))
+    share = _kpi(frame, "raw_service.tickets", "redelivered_share")
+    assert share["value"] == pytest.approx(10 / 40) and not share["passed"]
+    empty = _kpi(frame, "raw_service.tickets", "empty_files")
+    assert empty["value"] == 1 and not empty["passed"]

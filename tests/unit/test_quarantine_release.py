@@ -155,6 +155,29 @@ def test_crm_rows_failing_row_rules_are_split_off():
     assert set(rejects["source_file"]) == {"crm:contacts"} and set(rejects["run_id"]) == {"r1"}
 
 
+def test_crm_rows_with_implausible_event_times_are_split_off_but_future_plans_are_not():
+    from datetime import date
+
+    from connectors.files import IngestLimits
+
+    opportunities = next(t for t in CRM_TABLES if t.name == "opportunities")
+    frame = pd.DataFrame(
+        {
+            "opportunity_id": pd.array([1, 2, 3], dtype="Int64"),
+            "created_at": pd.to_datetime(["2026-01-01", "1970-01-01", "2026-01-01"]),
+            "updated_at": pd.to_datetime(["2026-01-02", "2026-01-02", "2031-01-02"]),
+            "close_date": pd.to_datetime(["2027-06-30", "2026-03-01", "2026-03-01"]),
+        }
+    )
+    limits = IngestLimits.around(date(2026, 11, 1))
+    good, rejects = crm_row_rejects(frame, opportunities, run_id="r1", limits=limits)
+    assert good["opportunity_id"].tolist() == [1], "a close date next year is a plan, not an error"
+    assert rejects[["record_key", "field", "rule"]].values.tolist() == [
+        ["2", "created_at", "implausible_date"],
+        ["3", "updated_at", "implausible_date"],
+    ]
+
+
 def test_crm_drift_reports_new_missing_and_retyped_columns():
     contacts = next(t for t in CRM_TABLES if t.name == "contacts")
     with duckdb.connect() as con:
