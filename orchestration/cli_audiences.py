@@ -52,7 +52,11 @@ def export(
         help="Ad-platform identifiers: SHA-256 of trimmed lower-case email and E.164 phone.",
     ),
 ) -> None:
-    """Export the members of a built audience (consent already enforced) to CSV or Parquet."""
+    """Export the members of a built audience (consent already enforced) to CSV or Parquet.
+
+    In a CSV, a text value a spreadsheet would run as a formula (starting with =, +, -, @, tab or
+    CR) gets a leading ' ; E.164 phones and hashes are written unchanged.
+    """
     from connectors import audiences, warehouse
     from orchestration.settings import Settings
 
@@ -68,7 +72,10 @@ def export(
             fail(f"audience '{name}' is not built yet; run `cdp run` first")
         frame = warehouse.read_table(con, audiences.SCHEMA, name)
     path = out or Path(f"{name}.{fmt.value}")
-    rows = audiences.export_members(frame, path, fmt.value, hashed)
+    try:
+        rows = audiences.export_members(frame, path, fmt.value, hashed)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}; choose another --out")
     console.print(
         f"wrote {rows:,} member(s) of {name} to {path}" + (" (hashed identifiers)" if hashed else "")
     )

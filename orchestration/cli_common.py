@@ -14,3 +14,19 @@ def fail(message: str) -> None:
     """
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code=2)
+
+
+def write_csv_file(frame, path) -> None:
+    """Write what a command shows to a spreadsheet-safe CSV (``--csv FILE``), or fail with one message.
+
+    Args:
+        frame: The rows shown (a pandas DataFrame).
+        path: The CSV file to write.
+    """
+    from connectors.safe_csv import write_csv
+
+    try:
+        write_csv(frame, path)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}; choose another --csv file")
+    console.print(f"wrote {len(frame):,} row(s) to {path}")

@@ -2,13 +2,14 @@
 
 import getpass
 import os
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 import typer
 from rich.table import Table
 
-from orchestration.cli_common import console, fail
+from orchestration.cli_common import console, fail, write_csv_file
 
 quality_app = typer.Typer(help="Data quality: quarantine, KPIs, steward report.", no_args_is_help=True)
 quarantine_app = typer.Typer(
@@ -70,6 +71,12 @@ def list_quarantine(
         False, "--show-rows", help="Also print the rows with their raw values (may be personal data)."
     ),
     released: bool = typer.Option(False, "--released", help="Include rows already released."),
+    csv_file: Path | None = typer.Option(
+        None,
+        "--csv",
+        help="Also write what is shown to this CSV file: the counts, or with --show-rows the rows "
+        "(formulas in raw values neutralised).",
+    ),
 ) -> None:
     """Count quarantined rows by source and rule; ``--show-rows`` prints the rows themselves."""
     from connectors import warehouse
@@ -86,15 +93,16 @@ def list_quarantine(
         rows = rows[rows["rule"] == rule]
     if not released and "released_at" in rows:
         rows = rows[rows["released_at"].isna()]
-    counts = Table(title="Quarantined rows" + (" (open and released)" if released else " (open)"))
+    counts = rows.groupby(["source", "rule"], sort=True).size().reset_index(name="rows")
+    table = Table(title="Quarantined rows" + (" (open and released)" if released else " (open)"))
     for column in ("source", "rule", "rows"):
-        counts.add_column(column, justify="right" if column == "rows" else "left")
-    for (src, rule_name), group in rows.groupby(["source", "rule"], sort=True):
-        counts.add_row(src, rule_name, f"{len(group):,}")
-    console.print(counts)
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for src, rule_name, count in counts.itertuples(index=False):
+        table.add_row(src, rule_name, f"{count:,}")
+    console.print(table)
     console.print(f"{len(rows):,} row(s)")
-    if show_rows and len(rows):
-        detail = Table(title="Rows (raw values may be personal data)")
+    written = counts
+    if show_rows:
         columns = [
             "source",
             "source_file",
@@ -107,11 +115,16 @@ def list_quarantine(
         ]
         if released:
             columns += ["release_action", "released_by"]
-        for column in columns:
-            detail.add_column(column, overflow="fold")
-        for row in rows[columns].itertuples(index=False):
-            detail.add_row(*("" if pd.isna(v) else str(v) for v in row))
-        console.print(detail)
+        written = rows.reindex(columns=columns)
+        if len(rows):
+            detail = Table(title="Rows (raw values may be personal data)")
+            for column in columns:
+                detail.add_column(column, overflow="fold")
+            for row in written.itertuples(index=False):
+                detail.add_row(*("" if pd.isna(v) else str(v) for v in row))
+            console.print(detail)
+    if csv_file is not None:
+        write_csv_file(written, csv_file)
 
 
 def _parse_fixes(fixes: list[str]) -> dict[str, str]:

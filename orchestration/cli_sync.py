@@ -3,11 +3,12 @@
 from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from orchestration.cli_common import console, fail
+from orchestration.cli_common import console, fail, write_csv_file
 
 sync_app = typer.Typer(
     help="Reverse sync to the CRM: dry-run plans, runs, dead letters.", no_args_is_help=True
@@ -92,9 +93,11 @@ def _print(result) -> None:
         ("update" if result.dry_run else "updated", result.updated),
         ("delete" if result.dry_run else "deleted", result.deleted),
         ("skipped", result.skipped),
+        ("of which shared key", result.conflicts),
         ("invalid" if result.dry_run else "failed", result.failed),
     ]
     if not result.dry_run:
+        rows.append(("of which new", result.new_failures))
         rows.append(("of which retried next run", result.retryable_failed))
     for name, value in rows:
         table.add_row(name, f"{value:,}")
@@ -108,6 +111,11 @@ def _print(result) -> None:
         console.print(fields)
     for error in result.errors:
         console.print(f"[yellow]error:[/yellow] {error}")
+    if result.conflicts:
+        console.print(
+            f"{result.conflicts:,} record(s) share their destination key with another record and are not "
+            "sent: see `cdp sync dead-letters` (operation skip_conflict)"
+        )
     if result.aborted:
         console.print(f"[yellow]stopped early:[/yellow] {result.aborted}")
 
@@ -128,10 +136,14 @@ def sync_run(
     mode: str = _MODE,
     max_change_share: float = _SHARE,
 ) -> None:
-    """Send new and changed records; failures go to sync.dead_letters (exit 1 if any failed)."""
+    """Send new and changed records; failures go to sync.dead_letters.
+
+    Exit 1 when a record failed that had not failed the same way before, or the run stopped early;
+    repeated failures and records sharing a key are reported and listed, but exit 0.
+    """
     result = _sync(to, False, mode, max_change_share)
     _print(result)
-    if result.failed or result.aborted:
+    if result.new_failures or result.aborted:
         raise typer.Exit(code=1)
 
 
@@ -141,8 +153,15 @@ def sync_dead_letters(
         False, help="List record keys (they may be e-mail addresses: personal data)."
     ),
     include_resolved: bool = typer.Option(False, help="Include letters a later run resolved."),
+    csv_file: Path | None = typer.Option(
+        None, "--csv", help="Also write the rows shown to this CSV file (formulas neutralised)."
+    ),
 ) -> None:
-    """Show the records a destination refused or never confirmed, with the destination's message."""
+    """Show the records a destination refused, never confirmed, or did not get (shared key).
+
+    Records not sent because other input records share their destination key (customers sharing
+    an e-mail address) are listed with operation skip_conflict.
+    """
     from connectors import warehouse
     from orchestration.settings import Settings
 
@@ -153,20 +172,22 @@ def sync_dead_letters(
             return
         where = "" if include_resolved else "WHERE resolved_at IS NULL"
         if show_keys:
-            rows = con.execute(
-                "SELECT destination, record_key, operation, retryable, attempts, last_failed_at, error "
-                f"FROM sync.dead_letters {where} ORDER BY destination, record_key"
-            ).fetchall()
-            columns = ("destination", "record", "operation", "retryable", "attempts", "last failed", "error")
+            frame = con.execute(
+                "SELECT destination, record_key AS record, operation, retryable, attempts, "
+                f"last_failed_at AS last_failed, error FROM sync.dead_letters {where} "
+                "ORDER BY destination, record_key"
+            ).df()
         else:
-            rows = con.execute(
-                "SELECT destination, operation, retryable, count(*), max(last_failed_at), error "
-                f"FROM sync.dead_letters {where} GROUP BY ALL ORDER BY 4 DESC"
-            ).fetchall()
-            columns = ("destination", "operation", "retryable", "records", "last failed", "error")
+            frame = con.execute(
+                "SELECT destination, operation, retryable, count(*) AS records, "
+                f"max(last_failed_at) AS last_failed, error FROM sync.dead_letters {where} "
+                "GROUP BY ALL ORDER BY records DESC, destination, error"
+            ).df()
     table = Table(title=f"Dead letters{'' if include_resolved else ' (open)'}")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
+    for column in frame.columns:
+        table.add_column(column.replace("_", " "))
+    for row in frame.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
-    console.print(table if rows else "no open dead letters")
+    console.print(table if len(frame) else "no open dead letters")
+    if csv_file is not None:
+        write_csv_file(frame, csv_file)

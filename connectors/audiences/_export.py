@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from connectors.safe_csv import write_csv
+
 FORMATS = ("csv", "parquet")
 
 
@@ -43,11 +45,17 @@ def export_members(frame: pd.DataFrame, path: Path, fmt: str, hashed: bool) -> i
     Args:
         frame: Members as in ``audiences.<name>`` (customer_id, email, phone_e164, ...).
         path: File to write.
-        fmt: ``csv`` or ``parquet``.
-        hashed: Replace email and phone with their SHA-256 (``email_sha256``, ``phone_sha256``).
+        fmt: ``csv`` or ``parquet``. A CSV cell that a spreadsheet would run as a formula gets a
+            leading ``'`` (``connectors.safe_csv``); E.164 phones and hashes are written as they are.
+        hashed: Replace email and phone with their SHA-256 (``email_sha256``, ``phone_sha256``),
+            computed from the values as stored.
 
     Returns:
         Rows written.
+
+    Raises:
+        ValueError: ``fmt`` is not one of ``FORMATS``.
+        OSError: The file cannot be written.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format '{fmt}' is not one of {', '.join(FORMATS)}")
@@ -62,7 +70,7 @@ def export_members(frame: pd.DataFrame, path: Path, fmt: str, hashed: bool) -> i
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        out.to_csv(path, index=False)
+        write_csv(out, path)
     else:
         out.to_parquet(path, index=False)
     return len(out)

@@ -41,6 +41,7 @@ class HubSpotDestination:
     Attributes:
         name: Destination name in sync state and logs.
         object_type: ``contacts`` or ``companies``.
+        key_name: The id property records are matched on (``email``).
         batch_size: Inputs per batch call (at most 100).
         overwrite_nulls: Whether an empty value may clear a HubSpot value.
     """
@@ -59,6 +60,7 @@ class HubSpotDestination:
         self.client = client
         self.object_type = object_type
         self.id_property = id_property
+        self.key_name = id_property
         self.properties = tuple(properties)
         self.batch_size = min(batch_size, MAX_BATCH)
         self.overwrite_nulls = overwrite_nulls
@@ -76,6 +78,18 @@ class HubSpotDestination:
         """
         self._properties_ready = False
         return False
+
+    def match_key(self, record_key: str, key: Any) -> str:
+        """Return the id property's value as HubSpot matches it: e-mail addresses regardless of case.
+
+        Args:
+            record_key: The record key.
+            key: The key as given (unused: HubSpot matches the text).
+
+        Returns:
+            The value two records must not share within one sync.
+        """
+        return record_key.lower() if self.id_property == "email" else record_key
 
     def lookup(self, changes: Sequence[Change]) -> dict[str, str]:
         """Return record_key -> HubSpot id for the records that exist (``batch/read`` by id property)."""

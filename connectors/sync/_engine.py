@@ -5,8 +5,14 @@ and records only what the destination confirmed. Per batch: the destination writ
 state, dead letters and log of that batch are saved in one warehouse transaction. A crash in
 between costs a resend of one batch (every write is idempotent by record key), never a lost
 change nor a record marked synced that was not.
+
+Input records that map to the same destination record (customers sharing an e-mail address, two
+spellings of one CRM contact id) would overwrite each other, or make HubSpot refuse their whole
+batch: none of them is sent, and each key gets a ``skip_conflict`` dead letter naming how many
+records share it, resolved once only one does. A conflict is reported, never a failure.
 """
 
+import json
 import logging
 import random
 import re
@@ -83,6 +89,7 @@ class Destination(Protocol):
 
     name: str
     object_type: str
+    key_name: str
     batch_size: int
     overwrite_nulls: bool
 
@@ -90,6 +97,12 @@ class Destination(Protocol):
         """Check (and unless ``dry_run``, create) what the writes need: tables, custom properties.
 
         Returns True when the destination is new and so holds nothing, whatever the state says.
+        """
+
+    def match_key(self, record_key: str, key: Any) -> str:
+        """Return the key the destination matches records on (called after ``prepare``).
+
+        Two input records with the same match key would write the same destination record.
         """
 
     def lookup(self, changes: Sequence[Change]) -> dict[str, str]:
@@ -173,17 +186,20 @@ def run_sync(
     dead = _state.load_dead_letters(con, destination.name, destination.object_type)
     if not policy.dry_run:
         _state.ensure_tables(con)
-    tally = _Tally()
+    tally = _Tally(dead)
     unchanged = 0
     skipped_dead: list[str] = []
     try:
         if destination.prepare(policy.dry_run):
             state = {}
-        invalid = [r for r in records if r.error is not None]
+        shared = _shared_keys(records, destination)
+        conflicted = {r.record_key for group in shared.values() for r in group}
+        tally.conflicts = sum(len(group) for group in shared.values())
+        invalid = [r for r in records if r.error is not None and r.record_key not in conflicted]
         changes: list[Change] = []
         checksums: dict[str, str] = {}
         for record in records:
-            if record.error is not None:
+            if record.error is not None or record.record_key in conflicted:
                 continue
             values = _payload(record.values, policy)
             digest = checksum(values)
@@ -192,7 +208,12 @@ def run_sync(
                 unchanged += 1
                 continue
             letter = dead.get(record.record_key)
-            if letter is not None and not letter[1] and letter[0] == digest and not policy.full_refresh:
+            if (
+                letter is not None
+                and not letter.retryable
+                and letter.checksum == digest
+                and not policy.full_refresh
+            ):
                 # Refused before with these exact values: resending cannot succeed.
                 skipped_dead.append(record.record_key)
                 continue
@@ -212,39 +233,51 @@ def run_sync(
         )
         updates = sum(1 for c in changes if c.record_key in state)
         _guard(policy, len(state), updates, len(deletions), destination.name)
+        for record in invalid:
+            tally.fail(record.record_key, record.error or "", retryable=False)
 
         if policy.dry_run:
             return _plan(
                 destination,
                 policy,
-                records,
+                len(records),
                 changes,
                 deletions,
                 state,
                 unchanged,
                 skipped_dead,
+                tally,
                 run_id,
                 started,
             )
 
+        letters, conflict_log = _conflict_letters(shared, dead, destination.key_name)
+        ended = [
+            key
+            for key, letter in dead.items()
+            if letter.operation == _state.CONFLICT and key not in conflicted
+        ]
         _save(
             con,
             destination,
             run_id,
             at,
             failures=[
-                _state.Failure(r.record_key or "", "insert", "", {}, r.error or "", retryable=False)
-                for r in invalid
-                if r.record_key is not None
+                *(
+                    _state.Failure(r.record_key, "insert", "", {}, r.error or "", retryable=False)
+                    for r in invalid
+                    if r.record_key is not None
+                ),
+                *letters,
             ],
+            resolved=ended,
             log=[
                 *(_state.LogEntry(r.record_key, "insert", "error", r.error, 1, False) for r in invalid),
                 _state.LogEntry(None, "skip_unchanged", "ok", None, unchanged),
                 *(_state.LogEntry(k, "skip_dead_letter", "skipped") for k in skipped_dead),
+                *conflict_log,
             ],
         )
-        tally.failed_permanent += len(invalid)
-        tally.errors.extend(r.error or "" for r in invalid)
         _write(con, destination, policy, changes, checksums, state, run_id, tally)
         if policy.mode == "mirror":
             _delete(con, destination, deletions, run_id, tally)
@@ -264,14 +297,17 @@ def run_sync(
         failed=tally.failed_permanent + tally.failed_retryable,
         duration_s=round(time.monotonic() - started, 3),
         dry_run=False,
-        errors=tuple(dict.fromkeys(redact(e) for e in tally.errors if e))[:_MAX_RESULT_ERRORS],
+        errors=tally.messages(),
         deleted=tally.ops["delete"],
-        skipped=tally.skipped + len(skipped_dead),
+        skipped=tally.skipped + len(skipped_dead) + tally.conflicts,
         retryable_failed=tally.failed_retryable,
         aborted=tally.aborted,
+        conflicts=tally.conflicts,
+        new_failures=tally.new_failures,
     )
     log.info(
-        "sync %s run %s: %d considered, %d unchanged, %d inserted, %d updated, %d deleted, %d failed",
+        "sync %s run %s: %d considered, %d unchanged, %d inserted, %d updated, %d deleted, %d failed "
+        "(%d new), %d not sent for a shared key",
         result.destination,
         run_id,
         result.considered,
@@ -280,18 +316,38 @@ def run_sync(
         result.updated,
         result.deleted,
         result.failed,
+        result.new_failures,
+        result.conflicts,
     )
     return result
 
 
 @dataclass
 class _Tally:
+    dead: Mapping[str, _state.Letter]
     ops: Counter = field(default_factory=Counter)
     failed_permanent: int = 0
     failed_retryable: int = 0
+    new_failures: int = 0
     skipped: int = 0
+    conflicts: int = 0
     errors: list[str] = field(default_factory=list)
     aborted: str | None = None
+
+    def fail(self, record_key: str | None, error: str, retryable: bool) -> None:
+        """Count one failure; it is new unless the record's open dead letter says the same."""
+        if retryable:
+            self.failed_retryable += 1
+        else:
+            self.failed_permanent += 1
+        letter = self.dead.get(record_key) if record_key is not None else None
+        if letter is None or letter.operation == _state.CONFLICT or letter.error != error:
+            self.new_failures += 1
+        self.errors.append(error)
+
+    def messages(self) -> tuple[str, ...]:
+        """The distinct error messages, e-mail addresses masked, at most five."""
+        return tuple(dict.fromkeys(redact(e) for e in self.errors if e))[:_MAX_RESULT_ERRORS]
 
 
 def redact(message: str) -> str:
@@ -313,6 +369,40 @@ def _payload(values: Mapping[str, Any], policy: SyncPolicy) -> dict[str, Any]:
         for name, value in values.items()
         if name not in policy.crm_owned_fields and (value is not None or policy.overwrite_nulls)
     }
+
+
+def _shared_keys(records: Sequence[Record], destination: Destination) -> dict[str, list[Record]]:
+    """Destination key -> the input records mapping to it, for keys more than one record maps to."""
+    groups: dict[str, list[Record]] = {}
+    for record in records:
+        if record.record_key is not None:
+            groups.setdefault(destination.match_key(record.record_key, record.key), []).append(record)
+    return {key: group for key, group in groups.items() if len(group) > 1}
+
+
+def _conflict_letters(
+    shared: Mapping[str, list[Record]], dead: Mapping[str, _state.Letter], key_name: str
+) -> tuple[list[_state.Failure], list[_state.LogEntry]]:
+    """One ``skip_conflict`` dead letter and log row per record key of a shared destination key.
+
+    A letter is written only when new or when the records sharing the key changed, so an unchanged
+    rerun rewrites nothing; the log row is written every run.
+    """
+    letters, entries = [], []
+    for group in shared.values():
+        reason = f"{len(group)} input records share this {key_name}; none of them is sent while they do"
+        members = [
+            {"record_key": r.record_key, **({"values": r.values} if r.error is None else {"error": r.error})}
+            for r in group
+        ]
+        payload = {"records": sorted(members, key=lambda m: json.dumps(m, sort_keys=True, default=str))}
+        digest = checksum(payload)
+        for record_key in sorted({r.record_key for r in group if r.record_key is not None}):
+            entries.append(_state.LogEntry(record_key, _state.CONFLICT, "skipped", reason, len(group)))
+            letter = dead.get(record_key)
+            if letter is None or letter.operation != _state.CONFLICT or letter.checksum != digest:
+                letters.append(_state.Failure(record_key, _state.CONFLICT, digest, payload, reason, False))
+    return letters, entries
 
 
 def _guard(policy: SyncPolicy, known: int, updates: int, deletes: int, name: str) -> None:
@@ -385,11 +475,7 @@ def _write(
                 )
                 entries.append(_state.LogEntry(outcome.record_key, outcome.operation, "ok"))
             else:
-                if outcome.retryable:
-                    tally.failed_retryable += 1
-                else:
-                    tally.failed_permanent += 1
-                tally.errors.append(outcome.error)
+                tally.fail(outcome.record_key, outcome.error, outcome.retryable)
                 failures.append(
                     _state.Failure(
                         outcome.record_key,
@@ -424,9 +510,8 @@ def _delete(
             _state.Failure(o.record_key, "delete", "", {}, o.error, o.retryable) for o in outcomes if o.error
         ]
         tally.ops["delete"] += len(done)
-        tally.failed_retryable += sum(1 for f in failures if f.retryable)
-        tally.failed_permanent += sum(1 for f in failures if not f.retryable)
-        tally.errors.extend(f.error for f in failures)
+        for failure in failures:
+            tally.fail(failure.record_key, failure.error, failure.retryable)
         entries = [
             _state.LogEntry(
                 o.record_key, "delete", "ok" if o.error is None else "error", o.error, 1, o.retryable
@@ -439,12 +524,13 @@ def _delete(
 def _plan(
     destination: Destination,
     policy: SyncPolicy,
-    records: Sequence[Record],
+    considered: int,
     changes: list[Change],
     deletions: list[Change],
     state: Mapping[str, _state.StateRow],
     unchanged: int,
     skipped_dead: list[str],
+    tally: _Tally,
     run_id: str,
     started: float,
 ) -> SyncResult:
@@ -467,25 +553,27 @@ def _plan(
         "create": len(creates_planned),
         "update": len(updates),
         "delete": len(deletions),
-        "skip": skipped + len(skipped_dead),
-        "invalid": sum(1 for r in records if r.error is not None),
+        "skip": skipped + len(skipped_dead) + tally.conflicts,
+        "invalid": tally.failed_permanent,
         "fields": dict(sorted(fields.items())),
     }
     destination.close()
     return SyncResult(
         run_id=run_id,
         destination=destination.name,
-        considered=len(records),
+        considered=considered,
         unchanged=unchanged,
         inserted=len(creates_planned),
         updated=len(updates),
         failed=plan["invalid"],
         duration_s=round(time.monotonic() - started, 3),
         dry_run=True,
-        errors=tuple(dict.fromkeys(r.error for r in records if r.error))[:_MAX_RESULT_ERRORS],
+        errors=tally.messages(),
         deleted=len(deletions),
         skipped=plan["skip"],
         plan=plan,
+        conflicts=tally.conflicts,
+        new_failures=tally.new_failures,
     )
 
 

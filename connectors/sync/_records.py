@@ -8,7 +8,6 @@ changes on every write and says nothing about the data.
 import hashlib
 import json
 import math
-from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -61,7 +60,8 @@ def build_records(
 
     Returns:
         One record per input row, in input order; rows that cannot be sent carry an ``error``
-        (missing key, duplicate key, a score not a number within 0-100).
+        (missing key, a score not a number within 0-100). Rows sharing a key are kept: the engine
+        reports them as a conflict, since what counts as one key is the destination's to say.
 
     Raises:
         SyncConfigError: The DataFrame lacks the key column or a mapped field column.
@@ -75,20 +75,12 @@ def build_records(
     keys = [normalize_key(v) for v in frame[key_column].tolist()]
     if lowercase_keys:
         keys = [k.lower() if isinstance(k, str) else k for k in keys]
-    counts = Counter(str(k) for k in keys if k is not None)
     columns = {f: frame[f].tolist() for f in fields}
     records = []
     for i, key in enumerate(keys):
         record_key = None if key is None else str(key)
         if key is None:
             records.append(Record(None, None, {}, "", f"{key_column} is empty"))
-            continue
-        if counts[record_key] > 1:
-            records.append(
-                Record(
-                    record_key, key, {}, "", f"{key_column} appears {counts[record_key]} times in the input"
-                )
-            )
             continue
         try:
             values = {

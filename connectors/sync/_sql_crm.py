@@ -45,6 +45,7 @@ class SqlCrmDestination:
         target: The CRM database, table, layout and field mapping.
         name: Destination name in sync state and logs.
         object_type: Kind of record.
+        key_name: The key column records are matched on.
         batch_size: Rows per write statement and transaction.
         overwrite_nulls: Whether a NULL may replace a CRM value.
         integer_keys: Key type of a side table this destination creates (BIGINT, else text).
@@ -55,6 +56,7 @@ class SqlCrmDestination:
         self.integer_keys = integer_keys
         self.name = target.destination
         self.object_type = target.object_type
+        self.key_name = target.key_column
         self.batch_size = target.batch_size
         self.overwrite_nulls = target.overwrite_nulls
         self._engine: sa.Engine | None = None
@@ -72,6 +74,24 @@ class SqlCrmDestination:
         self._engine = _engine(self.target)
         self._table, fresh = _prepare_table(self._engine, self.target, dry_run, self.integer_keys)
         return fresh
+
+    def match_key(self, record_key: str, key: Any) -> str:
+        """Return the key as the table's key column holds it, so ``0101`` and ``101`` of an integer column agree.
+
+        Args:
+            record_key: The record key.
+            key: The key as given (int or text).
+
+        Returns:
+            The bound key as text; the record key itself for a side table this run has yet to create,
+            or a key the column cannot hold (its write reports that).
+        """
+        if self._table is None:
+            return record_key
+        try:
+            return str(_bind_key(key, self._table.c[self.target.key_column], self.target))
+        except ValueError:
+            return record_key
 
     def lookup(self, changes: Sequence[Change]) -> dict[str, str]:
         """Return record_key -> key for the changes whose row exists in the table."""

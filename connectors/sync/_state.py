@@ -4,7 +4,9 @@
 the destination last CONFIRMED, whether this tool created the record (tracked mirror deletes only
 those) and the destination's id for it. ``sync.sync_log`` records every row sent, failed or
 skipped plus one summary row per run counting the unchanged ones. ``sync.dead_letters`` keeps the
-latest failure of every record with the destination's error message until a later run succeeds.
+latest failure of every record with the destination's error message until a later run succeeds,
+and (operation ``skip_conflict``) every record left unsent because other input records share its
+destination key, until they no longer do.
 The caller owns the connection (DuckDB is single-writer).
 """
 
@@ -20,6 +22,9 @@ import pandas as pd
 from connectors import warehouse
 
 SCHEMA = "sync"
+
+CONFLICT = "skip_conflict"
+"""Operation of a record left unsent because other input records share its destination key."""
 
 _DDL = (
     f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
@@ -72,8 +77,8 @@ class LogEntry(NamedTuple):
 
     Attributes:
         record_key: The record key, or None for a run's summary row.
-        operation: ``insert``, ``update``, ``delete``, ``skip_unchanged``, ``skip_exists`` or
-            ``skip_dead_letter``.
+        operation: ``insert``, ``update``, ``delete``, ``skip_unchanged``, ``skip_exists``,
+            ``skip_dead_letter`` or ``skip_conflict``.
         status: ``ok``, ``error`` or ``skipped``.
         error: The destination's error message when ``status`` is ``error``.
         record_count: 1 for a row entry; the number of records for a summary row.
@@ -126,6 +131,22 @@ class Failure:
     payload: dict[str, Any]
     error: str
     retryable: bool
+
+
+class Letter(NamedTuple):
+    """What an open ``sync.dead_letters`` row says about one record.
+
+    Attributes:
+        checksum: Checksum of what was attempted (of the conflicting records, for a conflict).
+        retryable: Whether the next run retries it whatever its values.
+        operation: What was attempted, or ``skip_conflict``.
+        error: The destination's message, or why the record was not sent.
+    """
+
+    checksum: str | None
+    retryable: bool
+    operation: str
+    error: str
 
 
 @dataclass(frozen=True)
@@ -187,7 +208,7 @@ def load_state(con: duckdb.DuckDBPyConnection, destination: str, object_type: st
 
 def load_dead_letters(
     con: duckdb.DuckDBPyConnection, destination: str, object_type: str
-) -> dict[str, tuple[str | None, bool]]:
+) -> dict[str, Letter]:
     """Read the open (unresolved) dead letters of a destination.
 
     Args:
@@ -196,16 +217,19 @@ def load_dead_letters(
         object_type: Kind of record.
 
     Returns:
-        record_key -> (checksum attempted, retryable).
+        record_key -> its open letter.
     """
     if not warehouse.table_exists(con, SCHEMA, "dead_letters"):
         return {}
     rows = con.execute(
-        f"SELECT record_key, checksum, retryable FROM {SCHEMA}.dead_letters "
+        f"SELECT record_key, checksum, retryable, operation, error FROM {SCHEMA}.dead_letters "
         "WHERE destination = ? AND object_type = ? AND resolved_at IS NULL",
         [destination, object_type],
     ).fetchall()
-    return {key: (checksum, bool(retryable)) for key, checksum, retryable in rows}
+    return {
+        key: Letter(checksum, bool(retryable), operation, error)
+        for key, checksum, retryable, operation, error in rows
+    }
 
 
 def save(
@@ -218,6 +242,7 @@ def save(
     confirmed: Sequence[Confirmed] = (),
     deleted: Sequence[str] = (),
     failures: Sequence[Failure] = (),
+    resolved: Sequence[str] = (),
     log: Sequence[LogEntry] = (),
 ) -> None:
     """Record one batch's outcome in one warehouse transaction.
@@ -234,6 +259,8 @@ def save(
         confirmed: Records written, whose state is replaced and dead letters resolved.
         deleted: Record keys deleted from the destination, whose state is removed.
         failures: Records refused, upserted into the dead letters.
+        resolved: Record keys whose open dead letter no longer holds although nothing was written
+            (a conflict that ended).
         log: Log rows to append.
     """
     state = pd.DataFrame(
@@ -266,7 +293,14 @@ def save(
         }
     )
     removed = pd.DataFrame({"record_key": pd.Series(list(deleted), dtype="string")})
-    frames = {"_cdp_state": state, "_cdp_dead": dead, "_cdp_log": entries, "_cdp_deleted": removed}
+    ended = pd.DataFrame({"record_key": pd.Series(list(resolved), dtype="string")})
+    frames = {
+        "_cdp_state": state,
+        "_cdp_dead": dead,
+        "_cdp_log": entries,
+        "_cdp_deleted": removed,
+        "_cdp_resolved": ended,
+    }
     for name, frame in frames.items():
         con.register(name, frame)
     scope = [destination, object_type]
@@ -291,6 +325,13 @@ def save(
                 f"""UPDATE {SCHEMA}.dead_letters SET resolved_at = ?
                     WHERE destination = ? AND object_type = ? AND resolved_at IS NULL
                       AND record_key IN (SELECT record_key FROM _cdp_state)""",
+                [at, *scope],
+            )
+        if len(ended):
+            con.execute(
+                f"""UPDATE {SCHEMA}.dead_letters SET resolved_at = ?
+                    WHERE destination = ? AND object_type = ? AND resolved_at IS NULL
+                      AND record_key IN (SELECT record_key FROM _cdp_resolved)""",
                 [at, *scope],
             )
         if len(removed):

@@ -160,11 +160,15 @@ class SyncResult:
         errors: Up to five distinct error messages, for the run's summary.
         deleted: Records deleted (tracked mirror mode: only records this tool created).
         skipped: Records left alone on purpose (create-only and existing; refused before with the
-            same values).
+            same values; sharing their destination key with another record).
         retryable_failed: Of ``failed``, those failing transiently; retried on the next run.
         aborted: Why the run stopped early (destination unavailable), or None.
         plan: Dry run only: ``create``, ``update``, ``delete``, ``skip``, ``invalid`` counts and
             ``fields`` (destination field -> records whose value would change).
+        conflicts: Of ``skipped``, the records not sent because another input record maps to the
+            same destination record (a ``skip_conflict`` dead letter per key); never a failure.
+        new_failures: Of ``failed``, those whose record had no open dead letter with the same
+            message before this run: what a run's exit status should report.
     """
 
     run_id: str
@@ -182,6 +186,8 @@ class SyncResult:
     retryable_failed: int = 0
     aborted: str | None = None
     plan: dict | None = None
+    conflicts: int = 0
+    new_failures: int = 0
 
     @property
     def written(self) -> int:

@@ -7,7 +7,14 @@ import dagster as dg
 import pandas as pd
 
 from connectors import warehouse
-from connectors.sync import CircuitBreakerOpen, SqlCrmDestination, SyncResult, read_back, sync_sql_crm
+from connectors.sync import (
+    CONFLICT,
+    CircuitBreakerOpen,
+    SqlCrmDestination,
+    SyncResult,
+    read_back,
+    sync_sql_crm,
+)
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.resources import CdpSettings
 
@@ -39,11 +46,13 @@ def record_run(con, result: SyncResult, started_at: datetime) -> None:
                 "deleted": result.deleted,
                 "skipped": result.skipped,
                 "retryable_failed": result.retryable_failed,
+                "new_failures": result.new_failures,
+                "conflicts": result.conflicts,
             }
         ]
     )
     if warehouse.table_exists(con, "sync", "sync_runs"):
-        for column in ("deleted", "skipped", "retryable_failed"):
+        for column in ("deleted", "skipped", "retryable_failed", "new_failures", "conflicts"):
             con.execute(f"ALTER TABLE sync.sync_runs ADD COLUMN IF NOT EXISTS {column} BIGINT")
         con.register("_run", frame)
         try:
@@ -59,7 +68,7 @@ def run_metadata(result: SyncResult, open_dead_letters: int | None = None) -> di
 
     Args:
         result: The run's result.
-        open_dead_letters: Unresolved dead letters of the destination, when known.
+        open_dead_letters: Unresolved failures in the destination's dead letters, when known.
 
     Returns:
         Metadata for a materialization.
@@ -75,7 +84,9 @@ def run_metadata(result: SyncResult, open_dead_letters: int | None = None) -> di
         "deleted": dg.MetadataValue.int(result.deleted),
         "skipped": dg.MetadataValue.int(result.skipped),
         "failed": dg.MetadataValue.int(result.failed),
+        "new_failures": dg.MetadataValue.int(result.new_failures),
         "retryable_failed": dg.MetadataValue.int(result.retryable_failed),
+        "conflicts": dg.MetadataValue.int(result.conflicts),
         "duration_s": dg.MetadataValue.float(round(result.duration_s, 2)),
     }
     if open_dead_letters is not None:
@@ -88,7 +99,7 @@ def run_metadata(result: SyncResult, open_dead_letters: int | None = None) -> di
 
 
 def open_dead_letters(con, destination: str) -> int:
-    """Count a destination's unresolved dead letters.
+    """Count a destination's unresolved failures (its shared-key conflicts are counted by the run).
 
     Args:
         con: Open warehouse connection.
@@ -100,7 +111,9 @@ def open_dead_letters(con, destination: str) -> int:
     if not warehouse.table_exists(con, "sync", "dead_letters"):
         return 0
     return con.execute(
-        "SELECT count(*) FROM sync.dead_letters WHERE destination = ? AND resolved_at IS NULL", [destination]
+        "SELECT count(*) FROM sync.dead_letters WHERE destination = ? AND resolved_at IS NULL "
+        "AND operation <> ?",
+        [destination, CONFLICT],
     ).fetchall()[0][0]
 
 
@@ -109,7 +122,8 @@ def log_result(context, result: SyncResult) -> None:
     context.log.info(
         f"{result.destination}{' (dry run)' if result.dry_run else ''}: {result.inserted} inserted, "
         f"{result.updated} updated, {result.deleted} deleted, {result.unchanged} unchanged, "
-        f"{result.failed} failed ({result.retryable_failed} retried next run)"
+        f"{result.failed} failed ({result.new_failures} new, {result.retryable_failed} retried next run), "
+        f"{result.conflicts} not sent for a key shared with another record (see `cdp sync dead-letters`)"
     )
     for error in result.errors:
         context.log.warning(f"sync error: {error}")

@@ -41,7 +41,11 @@ CONTACT_FEED_SQL = """
     JOIN marts.dim_customers AS dim USING (customer_id)
     WHERE dim.email IS NOT NULL
 """
-"""The HubSpot contact feed: one row per customer with an e-mail address, keyed by that address."""
+"""The HubSpot contact feed: one row per customer with an e-mail address, keyed by that address.
+
+Customers who share an address (a shared mailbox kept apart by the identity guards) share a key;
+the sync sends none of them and lists the address as a ``skip_conflict`` dead letter.
+"""
 
 
 def hubspot_enabled() -> bool:
@@ -96,7 +100,8 @@ hubspot_source_assets = [_source_asset("contacts"), _source_asset("companies")]
     group_name="hubspot",
     description=(
         "One row per HubSpot contact matched by email: CDP customer id, health score, tier and drivers "
-        "as custom properties; only new or changed values are sent."
+        "as custom properties; only new or changed values are sent, and an address several customers "
+        "share is not sent (listed in sync.dead_letters as skip_conflict)."
     ),
     deps=[["marts", "customer_health"], ["marts", "dim_customers"]],
     kinds={"hubspot"},

@@ -2,7 +2,8 @@
 
 Objects (contacts, companies) with unique id properties, batch read/update/upsert/archive with
 per-record 207 errors, paged listing, properties and property groups, manual lists and their
-memberships; a rolling request limit answering 429 with ``policyName`` like HubSpot; and faults
+memberships; a rolling request limit answering 429 with ``policyName`` like HubSpot; a write batch
+naming one record twice refused whole with 400 ``VALIDATION_ERROR``, as HubSpot does; and faults
 that tests inject: 429 storms (ten-secondly or daily, with or without Retry-After), 5xx,
 timeouts (the write is applied, then the answer comes too late), rejected records and records
 locked for a while (a 207 error HubSpot expects the caller to retry).
@@ -307,6 +308,16 @@ def _batch(hub: FakeHubSpot, object_type: str, action: str, body: dict) -> tuple
     inputs = body.get("inputs", [])
     if len(inputs) > 100:
         return 400, {"status": "error", "category": "VALIDATION_ERROR", "message": "Batch input limit is 100"}
+    if action in ("upsert", "update"):
+        repeated = _repeated_ids(inputs, lower=action == "upsert")
+        if repeated:
+            return 400, {
+                "status": "error",
+                "message": f"Duplicate IDs found in batch input: [{', '.join(repeated)}]. IDs must be unique",
+                "correlationId": "00000000-0000-0000-0000-000000000000",
+                "context": {"ids": repeated},
+                "category": "VALIDATION_ERROR",
+            }
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     results, errors = [], []
     unique = _UNIQUE[object_type]
@@ -381,6 +392,15 @@ def _batch(hub: FakeHubSpot, object_type: str, action: str, body: dict) -> tuple
         payload.update(numErrors=len(errors), errors=errors)
         return 207, payload
     return (201 if action == "upsert" else 200), payload
+
+
+def _repeated_ids(inputs: list[dict[str, Any]], *, lower: bool) -> list[str]:
+    """Ids that more than one input names; upserts match unique values case-insensitively."""
+    seen: dict[str, int] = {}
+    for item in inputs:
+        ident = str(item["id"]).lower() if lower else str(item["id"])
+        seen[ident] = seen.get(ident, 0) + 1
+    return [ident for ident, count in seen.items() if count > 1]
 
 
 def _error(category: str, message: str, ident: Any) -> dict[str, Any]:

@@ -195,3 +195,28 @@ def test_hashes_follow_the_ad_platform_rules():
     assert audiences.hash_email("  Test@Example.COM ") == hashlib.sha256(b"test@example.com").hexdigest()
     assert audiences.hash_phone("+13129336651") == hashlib.sha256(b"+13129336651").hexdigest()
     assert audiences.hash_email(None) is None and audiences.hash_phone(float("nan")) is None
+
+
+def test_csv_export_neutralises_formulas_and_keeps_e164_phones_and_hashes(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["cus_1", "cus_2"],
+            "email": ['=HYPERLINK("http://x.example")@example.com', "-ana@example.com"],
+            "phone_e164": ["+493070594291", None],
+        }
+    )
+    plain, hashed, parquet = tmp_path / "plain.csv", tmp_path / "hashed.csv", tmp_path / "plain.parquet"
+
+    audiences.export_members(frame, plain, "csv", hashed=False)
+    audiences.export_members(frame, hashed, "csv", hashed=True)
+    audiences.export_members(frame, parquet, "parquet", hashed=False)
+
+    assert plain.read_text(encoding="utf-8").splitlines() == [
+        "customer_id,email,phone_e164",
+        'cus_1,"\'=HYPERLINK(""http://x.example"")@example.com",+493070594291',
+        "cus_2,'-ana@example.com,",
+    ]
+    exported = pd.read_csv(hashed, dtype="string")
+    assert list(exported["email_sha256"]) == [audiences.hash_email(e) for e in frame["email"]]
+    assert exported.loc[0, "phone_sha256"] == hashlib.sha256(b"+493070594291").hexdigest()
+    assert list(pd.read_parquet(parquet)["email"]) == list(frame["email"])  # not a spreadsheet format

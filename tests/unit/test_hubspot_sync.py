@@ -1,5 +1,6 @@
 """HubSpot sync against the local HubSpot server: batching, diffing, faults, safety, lists."""
 
+import json
 import logging
 import time
 
@@ -301,11 +302,12 @@ def test_dead_letters_explain_every_permanent_failure(hub, con):
     frame = contacts(6)
     frame.loc[1, "email"] = "not-an-address"  # HubSpot refuses it
     frame.loc[2, "health_score"] = 150.0  # refused before sending
-    frame.loc[4, "email"] = "PERSON3@example.com"  # the same contact twice
+    frame.loc[4, "email"] = "PERSON3@example.com"  # the same contact twice: a conflict, not a failure
 
     result = sync_hubspot(frame, client_for(url), con, run_id="run-1")
 
-    assert (result.inserted, result.failed, result.retryable_failed) == (2, 4, 0)
+    assert (result.inserted, result.failed, result.retryable_failed) == (2, 2, 0)
+    assert (result.conflicts, result.skipped, result.new_failures) == (2, 2, 2)
     dead = dict(
         con.execute(
             "SELECT record_key, error FROM sync.dead_letters WHERE NOT retryable AND resolved_at IS NULL"
@@ -314,12 +316,179 @@ def test_dead_letters_explain_every_permanent_failure(hub, con):
     assert dead == {
         "not-an-address": "VALIDATION_ERROR: Email address not-an-address is invalid",
         "person2@example.com": "health_score 150.0 is outside 0-100",
-        "person3@example.com": "email appears 2 times in the input",
+        "person3@example.com": "2 input records share this email; none of them is sent while they do",
     }
     assert sorted(o["properties"]["email"] for o in state.objects["contacts"].values()) == [
         "person0@example.com",
         "person5@example.com",
     ]
+
+
+def shared_emails() -> pd.DataFrame:
+    """20 customers with an address of their own, and 9 who share 3 addresses (2, 3 and 4 each)."""
+    frame = contacts(29)
+    for rows, email in (
+        ([20, 21], "info@shared.example"),
+        ([22, 23, 24], "Sales@Shared.example"),
+        ([25, 26, 27, 28], " office@shared.example"),
+    ):
+        frame.loc[rows, "email"] = email
+    return frame
+
+
+def test_customers_sharing_an_email_are_reported_conflicts_and_the_run_succeeds(hub, con):
+    state, url = hub
+    frame = shared_emails()
+
+    result = sync_hubspot(frame, client_for(url), con, run_id="run-1")
+
+    assert (result.inserted, result.failed, result.new_failures) == (20, 0, 0)
+    assert (result.conflicts, result.skipped, result.errors) == (9, 9, ())
+    assert upserts(state) == [20]  # one batch, no shared address in it, so HubSpot took it whole
+    assert not any("shared.example" in o["properties"]["email"] for o in state.objects["contacts"].values())
+    letters = con.execute(
+        "SELECT record_key, operation, retryable, attempts, error, payload FROM sync.dead_letters "
+        "WHERE resolved_at IS NULL ORDER BY record_key"
+    ).fetchall()
+    assert [row[:5] for row in letters] == [
+        (
+            "info@shared.example",
+            "skip_conflict",
+            False,
+            1,
+            "2 input records share this email; none of them is sent while they do",
+        ),
+        (
+            "office@shared.example",
+            "skip_conflict",
+            False,
+            1,
+            "4 input records share this email; none of them is sent while they do",
+        ),
+        (
+            "sales@shared.example",
+            "skip_conflict",
+            False,
+            1,
+            "3 input records share this email; none of them is sent while they do",
+        ),
+    ]
+    shared_by = {
+        key: [r["values"]["cdp_customer_id"] for r in json.loads(p)["records"]] for key, *_, p in letters
+    }
+    assert shared_by == {
+        "info@shared.example": ["cus_00020", "cus_00021"],
+        "office@shared.example": ["cus_00025", "cus_00026", "cus_00027", "cus_00028"],
+        "sales@shared.example": ["cus_00022", "cus_00023", "cus_00024"],
+    }
+    log = con.execute(
+        "SELECT record_key, status, record_count FROM sync.sync_log WHERE operation = 'skip_conflict' ORDER BY 1"
+    ).fetchall()
+    assert log == [
+        ("info@shared.example", "skipped", 2),
+        ("office@shared.example", "skipped", 4),
+        ("sales@shared.example", "skipped", 3),
+    ]
+    calls_before = len(state.calls)
+
+    again = sync_hubspot(frame, client_for(url), con, run_id="run-2")
+
+    assert state.calls[calls_before:] == []
+    assert (again.unchanged, again.conflicts, again.failed, again.new_failures) == (20, 9, 0, 0)
+    assert con.execute("SELECT max(attempts), max(run_id) FROM sync.dead_letters").fetchall() == [
+        (1, "run-1")
+    ]
+
+
+def test_a_shared_email_held_by_one_customer_again_is_sent_and_its_conflict_resolved(hub, con):
+    state, url = hub
+    frame = shared_emails()
+    sync_hubspot(frame, client_for(url), con, run_id="run-1")
+    merged = frame.drop(index=[21])  # a steward linked the two customers of info@: one remains
+
+    result = sync_hubspot(merged, client_for(url), con, run_id="run-2")
+
+    assert (result.inserted, result.conflicts, result.unchanged) == (1, 7, 20)
+    assert state.by_unique("contacts", "info@shared.example")["properties"]["cdp_customer_id"] == "cus_00020"
+    assert con.execute(
+        "SELECT record_key FROM sync.dead_letters WHERE resolved_at IS NULL ORDER BY 1"
+    ).fetchall() == [("office@shared.example",), ("sales@shared.example",)]
+
+
+def test_a_customer_joining_a_synced_email_leaves_the_contact_as_it_was(hub, con):
+    state, url = hub
+    frame = contacts(3)
+    sync_hubspot(frame, client_for(url), con)
+    joined = pd.concat([frame, contacts(2).iloc[[1]].assign(customer_id="cus_other")], ignore_index=True)
+
+    result = sync_hubspot(joined, client_for(url), con, SyncPolicy(mode="mirror"))
+
+    assert (result.conflicts, result.updated, result.deleted, result.failed) == (2, 0, 0, 0)
+    assert state.by_unique("contacts", "person1@example.com")["properties"]["cdp_customer_id"] == "cus_00001"
+    writes_before = len(state.writes())
+
+    left = sync_hubspot(frame, client_for(url), con, SyncPolicy(mode="mirror"))
+
+    assert (left.unchanged, left.conflicts, len(state.writes())) == (3, 0, writes_before)
+    assert con.execute("SELECT count(*) FROM sync.dead_letters WHERE resolved_at IS NULL").fetchall() == [
+        (0,)
+    ]
+
+
+def test_a_repeated_failure_is_reported_but_only_a_new_one_counts_as_new(hub, con):
+    state, url = hub
+    state.locked = {"person3@example.com"}
+    frame = contacts(8)
+    frame.loc[5, "health_score"] = 150.0
+
+    first = sync_hubspot(frame, client_for(url), con)
+    second = sync_hubspot(frame, client_for(url), con)
+    frame.loc[6, "health_score"] = 120.0
+    third = sync_hubspot(frame, client_for(url), con)
+
+    assert (first.failed, first.new_failures) == (2, 2)
+    assert (second.failed, second.new_failures, second.retryable_failed) == (2, 0, 1)
+    assert (third.failed, third.new_failures) == (3, 1)
+    assert con.execute("SELECT record_key, attempts FROM sync.dead_letters ORDER BY 1").fetchall() == [
+        ("person3@example.com", 3),
+        ("person5@example.com", 3),
+        ("person6@example.com", 1),
+    ]
+
+
+def test_server_refuses_a_write_batch_naming_one_record_twice_like_hubspot(hub):
+    state, url = hub
+    client = client_for(url)
+
+    upsert = client.batch(
+        "contacts",
+        "upsert",
+        {
+            "inputs": [
+                {"idProperty": "email", "id": "a@example.com", "properties": {}},
+                {"idProperty": "email", "id": "b@example.com", "properties": {}},
+                {"idProperty": "email", "id": "A@Example.com", "properties": {}},
+            ]
+        },
+    )
+    ident = state.add("contacts", {"email": "c@example.com"})
+    update = client.batch(
+        "contacts",
+        "update",
+        {"inputs": [{"id": ident, "properties": {"firstname": "x"}}, {"id": ident, "properties": {}}]},
+    )
+
+    assert upsert.status_code == 400 and update.status_code == 400
+    assert upsert.json()["category"] == update.json()["category"] == "VALIDATION_ERROR"
+    assert (
+        upsert.json()["message"] == "Duplicate IDs found in batch input: [a@example.com]. IDs must be unique"
+    )
+    assert (upsert.json()["context"], update.json()["context"]) == (
+        {"ids": ["a@example.com"]},
+        {"ids": [ident]},
+    )
+    assert [o["properties"]["email"] for o in state.objects["contacts"].values()] == ["c@example.com"]
+    assert "firstname" not in state.objects["contacts"][ident]["properties"]
 
 
 def test_dry_run_reports_plan_per_field_and_writes_nothing(hub, con):

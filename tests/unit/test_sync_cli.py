@@ -1,5 +1,7 @@
 """``cdp sync`` plan, run and dead-letters against a SQLite CRM and a small warehouse."""
 
+import re
+
 import duckdb
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ from typer.testing import CliRunner
 
 from orchestration.cli import app
 from orchestration.cli_common import console
+from tests.fakes import hubspot_server
 
 
 @pytest.fixture
@@ -80,6 +83,10 @@ def test_plan_then_run_then_dead_letters(setup, monkeypatch):
     assert letters.exit_code == 0
     assert "no row with contact_id=3" in letters.output and "True" in letters.output
 
+    again = runner.invoke(app, ["sync", "run"], terminal_width=200)
+    assert again.exit_code == 0, again.output  # the same failure again: reported, not new
+    assert "failed" in again.output and "of which new" in again.output
+
 
 def test_unknown_mode_is_refused_with_the_choices(setup):
     result = CliRunner().invoke(app, ["sync", "run", "--mode", "sideways"])
@@ -99,3 +106,55 @@ def test_bad_sync_settings_are_named(setup, monkeypatch, name, value, message):
     monkeypatch.setattr(console, "width", 250)
     result = CliRunner().invoke(app, ["sync", "plan"])
     assert result.exit_code == 2 and message in result.output
+
+
+@pytest.fixture
+def hubspot(tmp_path, monkeypatch):
+    """A warehouse whose customers include 5 sharing 2 addresses, and the local HubSpot server."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    emails = ["a@example.com", "b@example.com", "info@acme.example", "info@acme.example", "INFO@acme.example"]
+    emails += ["desk@acme.example", "desk@acme.example"]
+    customers = pd.DataFrame({"customer_id": [f"cus_{i}" for i in range(len(emails))], "email": emails})
+    health = customers[["customer_id"]].assign(health_score=50.0, health_tier="watch", health_top_reason="r")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE SCHEMA marts")
+        for table, frame in (("dim_customers", customers), ("customer_health", health)):
+            con.register("frame", frame)
+            con.execute(f"CREATE TABLE marts.{table} AS SELECT * FROM frame")
+            con.unregister("frame")
+    server, state, url = hubspot_server.start()
+    for name, value in {
+        "CDP_WAREHOUSE_PATH": str(warehouse),
+        "CDP_HUBSPOT_TOKEN": hubspot_server.TOKEN,
+        "CDP_HUBSPOT_BASE_URL": url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(console, "width", 250)
+    yield state
+    server.shutdown()
+
+
+def test_hubspot_run_reports_shared_emails_and_exits_0(hubspot):
+    runner = CliRunner()
+
+    run = runner.invoke(app, ["sync", "run", "--to", "hubspot"], terminal_width=200)
+
+    assert run.exit_code == 0, run.output
+    assert sorted(o["properties"]["email"] for o in hubspot.objects["contacts"].values()) == [
+        "a@example.com",
+        "b@example.com",
+    ]
+    assert "of which shared key" in run.output and "cdp sync dead-letters" in run.output
+    assert "acme.example" not in run.output
+    calls = len(hubspot.calls)
+
+    again = runner.invoke(app, ["sync", "run", "--to", "hubspot"], terminal_width=200)
+
+    assert again.exit_code == 0, again.output
+    assert len(hubspot.calls) == calls
+    assert re.search(r"│ of which shared key +│ +5 │", again.output)
+    assert re.search(r"│ failed +│ +0 │", again.output)
+    letters = runner.invoke(app, ["sync", "dead-letters"], terminal_width=200)
+    assert "skip_conflict" in letters.output and "acme.example" not in letters.output
+    keys = runner.invoke(app, ["sync", "dead-letters", "--show-keys"], terminal_width=200)
+    assert "desk@acme.example" in keys.output and "info@acme.example" in keys.output

@@ -371,15 +371,52 @@ def test_invalid_rows_fail_alone_and_good_rows_still_sync(crm_url, state):
 
     result = sync_sql_crm(frame, SqlCrmTarget(crm_url), state)
 
-    assert (result.considered, result.inserted, result.failed) == (5, 1, 4)
+    assert (result.considered, result.inserted, result.failed, result.conflicts) == (5, 1, 2, 2)
     assert list(crm_rows(crm_url, "cdp_contact_fields")) == [5]
-    assert any("outside 0-100" in e for e in result.errors)
-    assert any("appears 2 times" in e for e in result.errors)
+    assert result.errors == ("health_score 150.0 is outside 0-100", "contact_id is empty")
     failed = state.execute(
         "SELECT record_key, error FROM sync.sync_log WHERE status = 'error' ORDER BY record_key NULLS LAST"
     ).fetchall()
-    assert [k for k, _ in failed] == ["1", "2", "2", None]
+    assert [k for k, _ in failed] == ["1", None]
+    assert state.execute(
+        "SELECT record_key, operation, error FROM sync.dead_letters WHERE record_key = '2'"
+    ).fetchall() == [
+        ("2", "skip_conflict", "2 input records share this contact_id; none of them is sent while they do")
+    ]
     assert set(state_rows(state)) == {"5"}
+
+
+def test_keys_naming_one_crm_row_are_a_conflict_not_a_silent_overwrite(crm_url, state, writes):
+    sync_sql_crm(people(), SqlCrmTarget(crm_url), state, run_id="run-1")  # BIGINT keys: 0101 is row 101
+    writes.clear()
+    other = pd.DataFrame(
+        {
+            "contact_id": ["0101"],
+            "customer_id": ["cus_zz"],
+            "health_score": [5.0],
+            "health_tier": ["x"],
+            "health_top_reason": ["y"],
+        }
+    )
+    frame = pd.concat([people(), other], ignore_index=True)
+
+    result = sync_sql_crm(frame, SqlCrmTarget(crm_url), state, run_id="run-2")
+
+    assert (result.inserted, result.updated, result.unchanged, result.conflicts, result.failed) == (
+        0,
+        0,
+        2,
+        2,
+        0,
+    )
+    assert writes == []
+    assert crm_rows(crm_url, "cdp_contact_fields")[101]["customer_id"] == "cus_a1"
+    assert set(state_rows(state)) == {"101", "102", "103"}
+    letters = state.execute(
+        "SELECT record_key, operation, error FROM sync.dead_letters ORDER BY record_key"
+    ).fetchall()
+    message = "2 input records share this contact_id; none of them is sent while they do"
+    assert letters == [("0101", "skip_conflict", message), ("101", "skip_conflict", message)]
 
 
 def test_row_rejected_by_the_database_does_not_block_its_batch(crm_url, state):
