@@ -11,7 +11,8 @@ The public API is small:
 - ``normalise_records(records)`` exposes the matching columns for inspection.
 - ``resolve_accounts(records, clusters, crm_accounts)`` resolves companies and attaches customers.
 - ``resolve_file(path, mapping)`` / ``resolve_frame(frame, mapping)`` resolve any person records
-  given a column mapping (deduplicate one input or link two).
+  given a column mapping (deduplicate one input or link two); ``read_mapping`` reads the mapping,
+  extra fields included (``RESOLVE_COMPARE_TYPES``), ``read_model`` a model saved by a run.
 """
 
 from dataclasses import dataclass
@@ -42,11 +43,13 @@ from identity._steward import (
     trace_customer,
 )
 from identity._thresholds import threshold_report
+from identity._tool import COMPARE_TYPES as RESOLVE_COMPARE_TYPES
 from identity._tool import FIELDS as RESOLVE_FIELDS
 from identity._tool import (
     ToolInputError,
     ToolResult,
     read_mapping,
+    read_model,
     read_table_file,
     resolve_file,
     resolve_frame,
@@ -65,6 +68,7 @@ __all__ = [
     "IncrementalLinking",
     "Override",
     "OverridesError",
+    "RESOLVE_COMPARE_TYPES",
     "RESOLVE_FIELDS",
     "Resolution",
     "RunPlan",
@@ -81,6 +85,7 @@ __all__ = [
     "normalise_records",
     "plan_run",
     "read_mapping",
+    "read_model",
     "read_table_file",
     "resolve",
     "resolve_accounts",

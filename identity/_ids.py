@@ -7,6 +7,7 @@ valid.
 """
 
 import secrets
+from collections.abc import Callable
 
 import duckdb
 import pandas as pd
@@ -44,7 +45,11 @@ def new_customer_id() -> str:
     return f"cus_{secrets.token_hex(8)}"
 
 
-def assign_customer_ids(clusters: pd.Series, previous: pd.DataFrame | None) -> pd.DataFrame:
+def assign_customer_ids(
+    clusters: pd.Series,
+    previous: pd.DataFrame | None,
+    mint: Callable[[str, int], str] | None = None,
+) -> pd.DataFrame:
     """Give each cluster a customer id, carrying ids over from the previous run by largest overlap.
 
     Each previous id goes to at most one new cluster: the one sharing most records with it (ties go
@@ -54,6 +59,9 @@ def assign_customer_ids(clusters: pd.Series, previous: pd.DataFrame | None) -> p
     Args:
         clusters: Cluster key per record id (``connected_components`` output).
         previous: The last run's ``record_id, customer_id`` pairs, or None on the first run.
+        mint: Makes a new cluster's id from its cluster key and an attempt number (0, then 1, 2 ...
+            while the id is taken), for ids derived from the records; None mints random ids
+            (``new_customer_id``).
 
     Returns:
         ``record_id, customer_id, previous_customer_id`` for every record; previous_customer_id is
@@ -79,9 +87,11 @@ def assign_customer_ids(clusters: pd.Series, previous: pd.DataFrame | None) -> p
             assigned[cluster_key] = customer_id
             taken.add(customer_id)
     for cluster_key in sorted(set(current["cluster_key"]) - set(assigned)):
-        customer_id = new_customer_id()
+        attempt = 0
+        customer_id = mint(cluster_key, attempt) if mint else new_customer_id()
         while customer_id in taken:
-            customer_id = new_customer_id()
+            attempt += 1
+            customer_id = mint(cluster_key, attempt) if mint else new_customer_id()
         assigned[cluster_key] = customer_id
         taken.add(customer_id)
     current["customer_id"] = current["cluster_key"].map(assigned).astype("string")

@@ -1,13 +1,28 @@
 """``cdp identity``: train the match model, evaluate the customers, and the identity tools."""
 
 import json
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from orchestration.cli_common import console, fail
 
+# Progress, notes and library messages go to stderr, so stdout holds only the results.
+err_console = Console(stderr=True)
 identity_app = typer.Typer(help="Identity resolution tools.", no_args_is_help=True)
 
 
@@ -36,16 +51,24 @@ def identity_evaluate(
         None,
         exists=True,
         dir_okay=False,
-        help="CSV/Parquet naming each record's true person: record_id (or source, source_record_id) "
-        "and the --truth-column.",
+        help="CSV/Parquet naming each record's true person: the --id column (or source, source_record_id "
+        "for the warehouse's records), the --truth-column and, for a --link output whose ids repeat "
+        "across the files, the --dataset-column.",
     ),
     pairs: Path = typer.Option(
         None,
         exists=True,
         dir_okay=False,
-        help="CSV/Parquet of labelled pairs: record_id_l, record_id_r, is_match.",
+        help="CSV/Parquet of labelled pairs: record_id_l, record_id_r, is_match (and source_dataset_l, "
+        "source_dataset_r for a --link output whose ids repeat across the files).",
     ),
     truth_column: str = typer.Option("person_id", help="Column of --truth holding the true person."),
+    id_column: str = typer.Option("record_id", "--id", help="Column of --truth holding the record id."),
+    dataset_column: str = typer.Option(
+        None,
+        help="Column of --truth naming each record's input file as the assignments do "
+        "(default: source_dataset when present).",
+    ),
     predicted: Path = typer.Option(
         None,
         exists=True,
@@ -55,7 +78,8 @@ def identity_evaluate(
 ) -> None:
     """Score the warehouse's customers (or a resolve output) against a ground truth or labelled pairs.
 
-    Prints pairwise and B-cubed precision/recall/F1, over-merge and split rates as JSON.
+    Prints pairwise and B-cubed precision/recall/F1, over-merge and split rates and how much of the
+    prediction the truth covers, as JSON. A --link output is scored on pairs across the two files.
     """
     from orchestration.runner import evaluate_against_truth
     from orchestration.settings import Settings
@@ -69,9 +93,21 @@ def identity_evaluate(
             pairs_path=pairs,
             truth_column=truth_column,
             predicted_path=predicted,
+            id_column=id_column,
+            dataset_column=dataset_column,
         )
     except ValueError as error:
         fail(str(error))
+    scored = figures["records"]
+    gaps = []
+    if figures["coverage_of_predicted"] < 1:
+        gaps.append(f"the truth covers {scored:,} of the {figures['predicted_records']:,} predicted records")
+    if figures["coverage_of_truth"] < 1:
+        gaps.append(f"the prediction holds {scored:,} of the {figures['truth_records']:,} truth records")
+    if gaps:
+        err_console.print(
+            f"[yellow]warning:[/yellow] {'; '.join(gaps)}: the scores are over those {scored:,} records only"
+        )
     json.dump(figures, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
@@ -86,6 +122,43 @@ def _parse_map(options: list[str]) -> dict[str, str]:
     return mapping
 
 
+@contextmanager
+def _library_logging(verbose: bool) -> Iterator[None]:
+    """Send Splink's and the identity library's messages to stderr, at WARNING (INFO with -v)."""
+    handler = RichHandler(console=err_console, show_time=False, show_path=False)
+    saved = []
+    for name in ("splink", "identity"):
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, logger.propagate, logger.handlers[:]))
+        logger.handlers = [handler]
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, level, propagate, handlers in saved:
+            logger.handlers, logger.propagate = handlers, propagate
+            logger.setLevel(level)
+
+
+def _print_notes(stats: dict) -> None:
+    if stats["trained"] and stats["untrained_parameters"]:
+        err_console.print(
+            f"note: {stats['untrained_parameters']} model parameters had no training examples in this input "
+            "and keep Splink's defaults (-v shows Splink's notes)"
+        )
+    if stats["dropped_em_sessions"]:
+        err_console.print(
+            "note: training blocked on " + ", ".join(stats["dropped_em_sessions"]) + " stopped when a "
+            "probability fell to 0 and was left out"
+        )
+    if stats["unreadable_values"]:
+        err_console.print(
+            "note: values that could not be read (or are placeholders) count as missing: "
+            + ", ".join(f"{name} {count:,}" for name, count in stats["unreadable_values"].items())
+        )
+
+
 @identity_app.command("resolve")
 def identity_resolve(
     input_file: Path = typer.Argument(..., help="CSV or Parquet file of person records."),
@@ -97,57 +170,90 @@ def identity_resolve(
         [],
         "--map",
         help="FIELD=COLUMN, repeatable. Fields: record_id, first_name, last_name, full_name, email, phone, "
-        "date_of_birth, address, postcode, city, national_id, country.",
+        "date_of_birth, address, postcode, city, national_id, country; for a field declared in --mapping, "
+        "sets its column.",
+    ),
+    id_column: str = typer.Option(
+        None, "--id", help="Column holding each record's id (the same as --map record_id=COLUMN)."
     ),
     mapping: Path = typer.Option(
-        None, help="YAML file of 'field: column' lines (--map entries override it)."
+        None,
+        help="YAML mapping: 'field: column' lines, and extra fields as 'NAME: {column: COLUMN, compare: TYPE}' "
+        "(TYPE: exact, name, date, numeric, postcode, text). --map and --id override it.",
     ),
     pairs_out: Path = typer.Option(None, help="Where to write the scored record pairs (.csv or .parquet)."),
     threshold: float = typer.Option(0.95, min=0.0, max=1.0, help="Match probability that joins two records."),
     pair_threshold: float = typer.Option(
-        0.5, min=0.0, max=1.0, help="Lowest match probability written to --pairs-out."
+        0.5,
+        min=0.0,
+        max=1.0,
+        help="Lowest match probability written to --pairs-out (links are always written).",
     ),
-    previous: Path = typer.Option(None, help="An earlier --out file whose customer ids are carried over."),
+    previous: Path = typer.Option(
+        None, help="An earlier --out file whose customer ids are carried over to changed input."
+    ),
     model: Path = typer.Option(
         None, help="A model JSON saved by --model-out to score with instead of training."
     ),
     model_out: Path = typer.Option(None, help="Where to save the trained model JSON."),
     max_pairs: float = typer.Option(2e6, min=1e3, help="Cap on record pairs sampled per training step."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Splink's training messages."),
 ) -> None:
     """Resolve any file of person records: deduplicate one file or link two, given a column mapping.
 
     Compares only the mapped fields, trains the model on the input by EM, links equal emails and
-    national ids outright, and writes one row per record with its customer_id.
+    national ids outright, and writes one row per record with its customer_id. The same input gives
+    the same customer ids; --previous carries them over when the input changed.
     """
     import identity
 
-    columns = identity.read_mapping(mapping) if mapping else {}
-    columns.update(_parse_map(map_))
+    try:
+        columns = identity.read_mapping(mapping) if mapping else {}
+    except identity.ToolInputError as error:
+        fail(str(error))
+    for name, column in _parse_map(map_).items():
+        declared = columns.get(name)
+        columns[name] = {**declared, "column": column} if isinstance(declared, dict) else column
+    if id_column is not None:
+        columns["record_id"] = id_column
     if not columns:
         fail("give the column mapping with --map FIELD=COLUMN (repeatable) or --mapping FILE.yaml")
-    saved = None
-    if model is not None:
-        if not model.is_file():
-            fail(f"{model}: no such model file")
-        saved = json.loads(model.read_text(encoding="utf-8"))
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
     try:
-        result = identity.resolve_file(
-            input_file,
-            columns,
-            other_path=link,
-            out=out,
-            pairs_out=pairs_out,
-            previous_path=previous,
-            threshold=threshold,
-            pair_threshold=pair_threshold,
-            model=saved,
-            max_pairs=max_pairs,
-        )
+        with _library_logging(verbose), progress:
+            task = progress.add_task("reading and preparing the input", total=None)
+            result = identity.resolve_file(
+                input_file,
+                columns,
+                other_path=link,
+                out=out,
+                pairs_out=pairs_out,
+                previous_path=previous,
+                model_path=model,
+                threshold=threshold,
+                pair_threshold=pair_threshold,
+                max_pairs=max_pairs,
+                progress=lambda step, number, total: progress.update(
+                    task, description=step, completed=number - 1, total=total
+                ),
+            )
     except identity.ToolInputError as error:
         fail(str(error))
     if model_out is not None:
-        model_out.parent.mkdir(parents=True, exist_ok=True)
-        model_out.write_text(json.dumps(result.model, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        try:
+            model_out.parent.mkdir(parents=True, exist_ok=True)
+            model_out.write_text(json.dumps(result.model, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        except OSError as error:
+            fail(f"{model_out}: cannot write the model: {error.strerror or error}")
     stats = result.stats
     console.print(
         f"{stats['records']:,} records → {stats['customers']:,} customers "
@@ -155,6 +261,7 @@ def identity_resolve(
         f"in {stats['total_seconds']:.1f}s; compared {', '.join(stats['compared_fields'])}"
     )
     console.print(f"assignments: {out}" + (f"; pairs: {pairs_out}" if pairs_out else ""))
+    _print_notes(stats)
 
 
 @identity_app.command("trace")

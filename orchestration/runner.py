@@ -56,23 +56,31 @@ def evaluate_against_truth(
     pairs_path: Path | None = None,
     truth_column: str = "person_id",
     predicted_path: Path | None = None,
+    id_column: str = "record_id",
+    dataset_column: str | None = None,
 ) -> dict:
     """Accuracy of the warehouse's (or a resolve output's) customers against a ground truth or labelled pairs.
 
     Args:
         warehouse_path: The DuckDB warehouse (not read when ``predicted_path`` is given).
         truth_path: CSV/Parquet with the true person of each record in ``truth_column``, the record
-            given as ``record_id`` or as ``source, source_record_id``.
-        pairs_path: CSV/Parquet of labelled pairs ``record_id_l, record_id_r, is_match``.
+            given by ``id_column`` or (for the warehouse's records) as ``source, source_record_id``.
+        pairs_path: CSV/Parquet of labelled pairs ``record_id_l, record_id_r, is_match`` (and
+            ``source_dataset_l, source_dataset_r`` for a link output whose ids repeat across files).
         truth_column: The column of ``truth_path`` naming the true person.
-        predicted_path: Assignments written by ``cdp identity resolve`` (``record_id, customer_id``)
-            to score instead of the warehouse's customers.
+        predicted_path: Assignments written by ``cdp identity resolve`` (``source_dataset, record_id,
+            customer_id``) to score instead of the warehouse's customers.
+        id_column: The column of ``truth_path`` holding the record id.
+        dataset_column: The column of ``truth_path`` naming each record's input file as the
+            assignments do; None: ``source_dataset`` if the truth has it.
 
     Returns:
-        The evaluation figures: pairwise and B-cubed precision/recall/F1, over-merge and split rates.
+        The evaluation figures: pairwise and B-cubed precision/recall/F1, over-merge and split rates,
+        and how much of the prediction and of the truth the other covers.
 
     Raises:
-        ValueError: Neither or both inputs given, or a required column missing (named with the file).
+        ValueError: Neither or both truths given, a required column missing, or truth and prediction
+            that do not line up (named with the file).
     """
     if (truth_path is None) == (pairs_path is None):
         raise ValueError("give either a ground-truth file or a labelled-pairs file")
@@ -90,22 +98,38 @@ def evaluate_against_truth(
         except ValueError as error:
             raise ValueError(f"{pairs_path}: {error}") from None
     truth = identity.read_table_file(truth_path)
-    keys = {"record_id"} if "record_id" in truth.columns else {"source", "source_record_id"}
-    missing = (keys | {truth_column}) - set(truth.columns)
-    if missing:
+    warehouse_keys = {"source", "source_record_id"} <= set(truth.columns)
+    if id_column not in truth.columns and not (id_column == "record_id" and warehouse_keys):
         raise ValueError(
-            f"{truth_path}: missing column(s) {sorted(missing)}; "
-            "it needs record_id (or source and source_record_id) and the person column"
+            f"{truth_path}: has no record id column '{id_column}' (name it with --id); "
+            f"its columns are: {', '.join(truth.columns)}"
         )
-    if "record_id" not in truth.columns:
+    if truth_column not in truth.columns:
+        raise ValueError(f"{truth_path}: has no person column '{truth_column}' (name it with --truth-column)")
+    if dataset_column is not None and dataset_column not in truth.columns:
+        raise ValueError(f"{truth_path}: has no input file column '{dataset_column}'")
+    if id_column in truth.columns:
+        record_ids = truth[id_column]
+    elif predicted_path is not None:
+        raise ValueError(
+            f"{truth_path}: keys records by source, source_record_id (the warehouse's records), but "
+            f"{predicted_path} is keyed by record_id; name the truth's id column with --id"
+        )
+    else:
         # The email source is keyed by the address as the ESP exported it; the warehouse trims and lower-cases it.
         is_email = truth["source"] == "email"
         truth.loc[is_email, "source_record_id"] = (
             truth.loc[is_email, "source_record_id"].str.strip().str.lower()
         )
-        truth["record_id"] = truth["source"] + ":" + truth["source_record_id"]
-    truth = pd.DataFrame({"record_id": truth["record_id"], "person_id": truth[truth_column]})
-    return identity.evaluate_clusters(predicted, truth).as_dict()
+        record_ids = truth["source"] + ":" + truth["source_record_id"]
+    frame = pd.DataFrame({"record_id": record_ids, "person_id": truth[truth_column]})
+    dataset_column = dataset_column or ("source_dataset" if "source_dataset" in truth.columns else None)
+    if dataset_column is not None:
+        frame["source_dataset"] = truth[dataset_column]
+    try:
+        return identity.evaluate_clusters(predicted, frame).as_dict()
+    except ValueError as error:
+        raise ValueError(f"{truth_path}: {error}") from None
 
 
 # The asset each summary section is read from; a section is as fresh as the run that last built it.

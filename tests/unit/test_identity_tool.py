@@ -166,7 +166,7 @@ def test_previous_assignments_keep_customer_ids(people: Path, tmp_path: Path):
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
-        ({"surname": "sname"}, r"unknown field\(s\) \['surname'\]"),
+        ({"surname": "sname"}, r"field 'surname' is not a built-in field; declare how to compare it"),
         ({"last_name": "lastname"}, r"people\.csv: has no column 'lastname' \(mapped to last_name\)"),
         ({"record_id": "id"}, "names no field to compare"),
         ({"city": "town"}, "no way to find candidate pairs"),
