@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CUSTOMERS ?= 5000
 SEED ?= 42
+SIZES ?= 50000
 
 -include .env
 export
@@ -17,7 +18,7 @@ DBT_SEND_ANONYMOUS_USAGE_STATS := false
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
 
-.PHONY: help install setup demo test lint ui sample run clean
+.PHONY: help install setup demo test lint ui sample run bench-pipeline clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -56,6 +57,9 @@ test: lint ## Every test: lint, pytest (unit, integration on PostgreSQL/MariaDB,
 
 ui: setup ## Open the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench-pipeline: setup ## Whole-pipeline benchmark over SIZES (default 50000): table + bench/pipeline/results.json
+	$(BIN)/python bench/pipeline/run.py --sizes $(SIZES)
 
 clean: ## Remove generated data, run history and dbt artifacts (keeps .venv)
 	rm -rf data .dagster_home dbt_project/target dbt_project/logs

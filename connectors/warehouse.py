@@ -4,7 +4,9 @@ DuckDB is single-writer: callers open one connection with ``with duckdb.connect(
 pass it in; nothing here keeps a connection.
 """
 
+import hashlib
 import json
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,8 +90,31 @@ def qualified(schema: str, table: str) -> str:
     return f"{_ident(schema)}.{_ident(table)}"
 
 
+MEMORY_LIMIT_VARIABLE = "CDP_DUCKDB_MEMORY_LIMIT"
+TEMP_DIR_VARIABLE = "CDP_DUCKDB_TEMP_DIR"
+
+
+def engine_config(path: str | Path) -> dict[str, str]:
+    """DuckDB's memory limit and spill folder for the warehouse, from the environment.
+
+    ``CDP_DUCKDB_MEMORY_LIMIT`` (default ``80%`` of RAM, DuckDB's own) caps what a query holds in
+    memory; beyond it DuckDB spills to ``CDP_DUCKDB_TEMP_DIR`` (default: ``<warehouse>.tmp`` beside
+    the file) instead of failing. dbt gets the same values (``Settings.dbt_env``).
+
+    Args:
+        path: The DuckDB file.
+
+    Returns:
+        ``memory_limit`` and ``temp_directory`` for ``duckdb.connect(config=...)``.
+    """
+    return {
+        "memory_limit": os.environ.get(MEMORY_LIMIT_VARIABLE, "").strip() or "80%",
+        "temp_directory": os.environ.get(TEMP_DIR_VARIABLE, "").strip() or f"{Path(path)}.tmp",
+    }
+
+
 def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, creating its folder on first use.
+    """Open the warehouse, creating its folder on first use, with the configured memory limit.
 
     Args:
         path: The DuckDB file.
@@ -98,7 +123,7 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
         A connection; use it as a context manager so it is closed.
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path))
+    return duckdb.connect(str(path), config=engine_config(path))
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, df: pd.DataFrame) -> int:
@@ -163,6 +188,41 @@ def upsert_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, df: pd
     finally:
         con.unregister("_incoming")
     return len(df)
+
+
+def changed_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Keep the rows of ``df`` that the table does not already hold with exactly these values.
+
+    An incremental read re-reads the rows at its boundary; upserting them unchanged would stamp
+    them as new and make every downstream step see a changed table.
+
+    Args:
+        con: Open warehouse connection.
+        schema: Schema of the table.
+        table: The table (missing, or lacking one of ``df``'s columns: every row counts as changed).
+        df: Rows just read, in the table's layout (a subset of its columns).
+
+    Returns:
+        The new or changed rows.
+    """
+    if df.empty or not table_exists(con, schema, table):
+        return df
+    existing = {r[0] for r in con.execute(f"DESCRIBE {qualified(schema, table)}").fetchall()}
+    if not set(df.columns) <= existing:
+        return df
+    same = " AND ".join(f"t.{_ident(c)} IS NOT DISTINCT FROM i.{_ident(c)}" for c in df.columns)
+    con.register("_incoming", df.reset_index(drop=True).assign(_incoming_row=lambda f: range(len(f))))
+    try:
+        unchanged = {
+            r[0]
+            for r in con.execute(
+                f"SELECT i._incoming_row FROM _incoming i WHERE EXISTS "
+                f"(SELECT 1 FROM {qualified(schema, table)} t WHERE {same})"
+            ).fetchall()
+        }
+    finally:
+        con.unregister("_incoming")
+    return df.reset_index(drop=True).drop(index=sorted(unchanged))
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -438,3 +498,132 @@ def release_quarantined(
     finally:
         con.unregister("_released")
     return len(frame)
+
+
+PIPELINE_SCHEMA = "pipeline"
+_STEP_STATE = "step_fingerprints"
+
+
+def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str | None:
+    """Fingerprint a table's content and shape: row count, the sum of its rows' hashes, its columns.
+
+    Order-independent and counting repeated rows, so a table rebuilt with the same rows keeps its
+    fingerprint and any changed, added or removed row changes it. Row hashes do not see column
+    names, nor types that hash alike (INTEGER and BIGINT), so the column names and types are part
+    of it too. One scan of the table.
+
+    Args:
+        con: Open warehouse connection.
+        schema: Schema name.
+        table: Table name.
+
+    Returns:
+        ``<rows>:<hash sum>:<columns hash>``, or None when the table does not exist.
+    """
+    if not table_exists(con, schema, table):
+        return None
+    described = con.execute(f"DESCRIBE {qualified(schema, table)}").fetchall()
+    shape = hashlib.sha256(repr(described).encode()).hexdigest()[:16]
+    return f"{columns_fingerprint(con, schema, table, [r[0] for r in described])}:{shape}"
+
+
+def columns_fingerprint(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[str] | tuple[str, ...]
+) -> str | None:
+    """Fingerprint some columns of a table, as ``table_fingerprint`` does the whole rows.
+
+    For a step that reads only these columns: a change elsewhere in the table (a new load time on
+    an unchanged row) leaves it alone.
+
+    Args:
+        con: Open warehouse connection.
+        schema: Schema name.
+        table: Table name.
+        columns: The columns the step reads (each must exist).
+
+    Returns:
+        ``<rows>:<hash sum>`` of the rows restricted to ``columns``, or None when the table does not exist.
+    """
+    if not table_exists(con, schema, table):
+        return None
+    picked = ", ".join(_ident(column) for column in columns)
+    rows, total = con.execute(
+        f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) "
+        f"FROM (SELECT {picked} FROM {qualified(schema, table)}) AS t"
+    ).fetchall()[0]
+    return f"{rows}:{total}"
+
+
+def fingerprint(*parts: object) -> str:
+    """Combine the parts a step's result depends on into one fingerprint (SHA-256, hex).
+
+    Args:
+        parts: Table fingerprints, settings, file hashes; ``None`` counts as a part too.
+
+    Returns:
+        The fingerprint.
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def last_step_state(con: duckdb.DuckDBPyConnection, step: str) -> dict | None:
+    """Return what a step recorded the last time it did its work, to skip it when nothing changed.
+
+    Args:
+        con: Open warehouse connection.
+        step: The step's name (an asset or check name).
+
+    Returns:
+        ``fingerprint, run_id, recorded_at`` and ``payload`` (the dict the step saved), or None.
+    """
+    if not table_exists(con, PIPELINE_SCHEMA, _STEP_STATE):
+        return None
+    rows = con.execute(
+        f"SELECT fingerprint, run_id, recorded_at, payload FROM {PIPELINE_SCHEMA}.{_STEP_STATE} WHERE step = ?",
+        [step],
+    ).fetchall()
+    if not rows:
+        return None
+    found, run_id, recorded_at, payload = rows[0]
+    return {
+        "fingerprint": found,
+        "run_id": run_id,
+        "recorded_at": recorded_at,
+        "payload": json.loads(payload),
+    }
+
+
+def save_step_state(
+    con: duckdb.DuckDBPyConnection, step: str, step_fingerprint: str, run_id: str, payload: dict | None = None
+) -> None:
+    """Record that a step did its work on inputs with this fingerprint (replacing the last record).
+
+    ``pipeline.step_fingerprints`` has one row per step: ``step, fingerprint, run_id, recorded_at,
+    payload`` (JSON the step needs to report an unchanged result, e.g. a check's outcome).
+
+    Args:
+        con: Open warehouse connection.
+        step: The step's name.
+        step_fingerprint: ``fingerprint(...)`` of its inputs.
+        run_id: The run that did the work.
+        payload: What to hand back from ``last_step_state``.
+    """
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {PIPELINE_SCHEMA}")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {PIPELINE_SCHEMA}.{_STEP_STATE} "
+        "(step VARCHAR PRIMARY KEY, fingerprint VARCHAR, run_id VARCHAR, recorded_at TIMESTAMP, payload VARCHAR)"
+    )
+    con.execute(
+        f"INSERT OR REPLACE INTO {PIPELINE_SCHEMA}.{_STEP_STATE} VALUES (?, ?, ?, ?, ?)",
+        [
+            step,
+            step_fingerprint,
+            run_id,
+            datetime.now(UTC).replace(tzinfo=None),
+            json.dumps(payload or {}, sort_keys=True, default=str),
+        ],
+    )

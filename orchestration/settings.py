@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from connectors import warehouse
 from connectors.files import IngestLimits
 from connectors.sync import MODES, SqlCrmTarget, SyncPolicy
 
@@ -61,6 +62,11 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "131072",
         "Largest CSV field or JSON line (bytes); a larger row is quarantined, the file goes on",
     ),
+    "CDP_DUCKDB_MEMORY_LIMIT": (
+        "80%",
+        "DuckDB memory limit for the warehouse and dbt (e.g. 6GB or 50%); larger work spills to disk",
+    ),
+    "CDP_DUCKDB_TEMP_DIR": ("", "Folder DuckDB spills to (default: <warehouse>.tmp beside the file)"),
     "CDP_IDENTITY_MAX_MERGE_RATE_CHANGE": (
         "0.10",
         "Max absolute change in the identity merge rate since the last passing run (blocks)",
@@ -227,8 +233,14 @@ class Settings:
         )
 
     def dbt_env(self) -> dict[str, str]:
-        """Return the environment dbt needs to find the warehouse and the as-of date."""
-        return {"CDP_WAREHOUSE_PATH": str(self.warehouse_path), "CDP_AS_OF_DATE": self.as_of_date}
+        """Return the environment dbt needs: the warehouse, its memory limit and spill folder, the as-of date."""
+        config = warehouse.engine_config(self.warehouse_path)
+        return {
+            "CDP_WAREHOUSE_PATH": str(self.warehouse_path),
+            "CDP_AS_OF_DATE": self.as_of_date,
+            warehouse.MEMORY_LIMIT_VARIABLE: config["memory_limit"],
+            warehouse.TEMP_DIR_VARIABLE: config["temp_directory"],
+        }
 
 
 def _flag(name: str) -> bool:

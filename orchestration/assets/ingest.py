@@ -12,8 +12,17 @@ import pandas as pd
 
 from connectors import warehouse
 from connectors.crm import CRM_TABLES, CrmTable, read_crm_table
-from connectors.files import SOURCES, FileSource, IngestLimits, Release, read_source, row_hash
-from orchestration.assets._metadata import stored_table_metadata, table_metadata
+from connectors.files import (
+    SOURCES,
+    FileSource,
+    IngestLimits,
+    Release,
+    _manifest,
+    read_source,
+    row_hash,
+    rules_fingerprint,
+)
+from orchestration.assets._metadata import stored_table_metadata
 from orchestration.resources import CdpSettings
 
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -191,6 +200,7 @@ def crm_tables(context: dg.AssetExecutionContext, cdp: CdpSettings):
             drift = crm_drift(con, table, frame)
             warehouse.append_schema_drift(con, context.run_id, "raw_crm", table.name, drift)
             frame, rejects = crm_row_rejects(frame, table, context.run_id, settings.ingest_limits())
+            frame = warehouse.changed_rows(con, "raw_crm", table.name, frame)
             quarantined = warehouse.write_quarantine(con, "raw_crm", table.name, rejects, keep_previous=True)
             if len(rejects):
                 rules = rejects.groupby("rule").size().to_dict()
@@ -226,16 +236,51 @@ def _file_asset(src: FileSource) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, cdp: CdpSettings) -> dg.MaterializeResult:
         settings = cdp.load()
+        step = f"ingest:{src.schema}.{src.table}"
         with warehouse.connect(settings.warehouse_path) as con:
             releases = _releases(con, src)
-            result = read_source(
-                src, settings.landing_dir, context.run_id, releases=releases, limits=settings.ingest_limits()
+            limits = settings.ingest_limits()
+            rules = warehouse.fingerprint(
+                rules_fingerprint(), limits, sorted((k, vars(v)) for k, v in releases.items())
             )
-            warehouse.replace_table(con, src.schema, src.table, result.rows)
-            quarantined = warehouse.write_quarantine(con, src.schema, src.table, result.rejects)
+            last = warehouse.last_step_state(con, step)
+            known = _manifest.read_manifest(con, src)
+            files = _manifest.scan(src, settings.landing_dir, known)
+            reusable = (
+                last is not None
+                and last["fingerprint"] == rules
+                and warehouse.table_exists(con, src.schema, src.table)
+                and warehouse.table_exists(con, "quarantine", f"{src.schema}__{src.table}")
+            )
+            plan = _manifest.plan_load(files, known, reusable)
+            context.log.info(f"{src.schema}.{src.table}: {plan.mode} load ({plan.reason})")
+            if plan.mode == "unchanged":
+                return dg.MaterializeResult(
+                    metadata={
+                        **stored_table_metadata(con, src.schema, src.table),
+                        "load": dg.MetadataValue.text(
+                            f"unchanged since run {last['run_id']}: no file re-read"
+                        ),
+                        "files": dg.MetadataValue.json([f.source_file for f in files]),
+                    }
+                )
+            result = read_source(
+                src, settings.landing_dir, context.run_id, releases=releases, limits=limits, only=plan.to_read
+            )
+            if plan.mode == "append":
+                result = _manifest.drop_loaded_repeats(con, src, result, context.run_id)
+                warehouse.append_rows(con, src.schema, src.table, result.rows)
+            else:
+                warehouse.replace_table(con, src.schema, src.table, result.rows)
+            quarantined = warehouse.write_quarantine(
+                con, src.schema, src.table, result.rejects, keep_previous=plan.mode == "append"
+            )
             warehouse.append_schema_drift(con, context.run_id, src.schema, src.table, result.drift)
             warehouse.append_ingest_files(con, context.run_id, src.schema, src.table, result.file_stats)
-        if not result.files:
+            _manifest.write_manifest(con, src, plan.files, context.run_id)
+            warehouse.save_step_state(con, step, rules, context.run_id)
+            stored = stored_table_metadata(con, src.schema, src.table)
+        if not plan.files:
             context.log.warning(f"no files matched {src.pattern} under the landing folder")
         for file in result.empty_files:
             context.log.warning(f"{file}: no data rows (empty, or a header only); nothing loaded from it")
@@ -248,10 +293,10 @@ def _file_asset(src: FileSource) -> dg.AssetsDefinition:
             context.log.info(
                 f"{result.duplicates_dropped} re-delivered row(s) dropped (first copy kept; see quality.ingest_files)"
             )
-        if quarantined:
-            rules = result.rejects.groupby("rule").size().to_dict()
+        if len(result.rejects):
+            rules_hit = result.rejects.groupby("rule").size().to_dict()
             context.log.warning(
-                f"{quarantined} row(s) quarantined to quarantine.{src.schema}__{src.table} by rule: {rules}"
+                f"{len(result.rejects)} row(s) quarantined to quarantine.{src.schema}__{src.table} by rule: {rules_hit}"
             )
         for file, columns in result.unexpected_columns.items():
             context.log.warning(f"{file}: new column(s) {columns} not in the schema; ignored")
@@ -259,8 +304,12 @@ def _file_asset(src: FileSource) -> dg.AssetsDefinition:
             context.log.info(f"{result.releases_applied} released row(s) read again")
         return dg.MaterializeResult(
             metadata={
-                **table_metadata(result.rows),
-                "files": dg.MetadataValue.json(result.files),
+                **stored,
+                "load": dg.MetadataValue.text(
+                    f"{plan.mode}: {plan.reason}; read {len(plan.to_read)} file(s)"
+                ),
+                "files": dg.MetadataValue.json([f.source_file for f in plan.files]),
+                "rows_loaded_this_run": dg.MetadataValue.int(len(result.rows)),
                 "quarantined_rows": dg.MetadataValue.int(quarantined),
                 "schema_drift": dg.MetadataValue.json(result.drift),
                 "released_rows_read": dg.MetadataValue.int(result.releases_applied),

@@ -140,6 +140,22 @@ def test_rerun_keeps_ids_and_syncs_nothing(env, wh, first_run):
     last = wh("SELECT * FROM sync.sync_runs ORDER BY started_at DESC LIMIT 1").iloc[0]
     assert last["considered"] > 0
     assert last["inserted"] == 0 and last["updated"] == 0 and last["failed"] == 0
+    # Nothing changed, so no file was read again and dbt rebuilt nothing; the tests' outcomes carried over.
+    metadata = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    assert metadata["raw_marketing/events"]["load"].value.startswith("unchanged since run")
+    assert metadata["raw_service/tickets"]["load"].value.startswith("unchanged since run")
+    for model in (
+        "staging/stg_marketing__events",
+        "intermediate/int_person_records",
+        "marts/customer_health",
+    ):
+        assert metadata[model]["dbt"].value.startswith("not rebuilt"), model
+    first_checks = {(e.asset_key, e.check_name): e.passed for e in first_run.get_asset_check_evaluations()}
+    rerun_checks = {(e.asset_key, e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert rerun_checks == first_checks
 
 
 def test_summary_reports_the_demo_figures(env, first_run):

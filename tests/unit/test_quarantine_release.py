@@ -222,3 +222,23 @@ def test_crm_quarantine_is_kept_across_incremental_loads():
             warehouse.write_quarantine(con, "raw_crm", "contacts", rejects.iloc[0:0], keep_previous=True) == 1
         )
         assert warehouse.write_quarantine(con, "raw_crm", "contacts", rejects, keep_previous=True) == 1
+
+
+def test_re_read_crm_rows_that_did_not_change_are_not_upserted_again():
+    with duckdb.connect() as con:
+        con.execute("CREATE SCHEMA raw_crm")
+        con.execute(
+            "CREATE TABLE raw_crm.contacts AS SELECT * FROM (VALUES "
+            "(1, 'a@x.com', TIMESTAMP '2026-01-02', TIMESTAMP '2026-10-01 10:00'), "
+            "(2, NULL, TIMESTAMP '2026-01-03', TIMESTAMP '2026-10-01 10:00')) "
+            "AS t(contact_id, email, updated_at, _loaded_at)"
+        )
+        incoming = pd.DataFrame(
+            {
+                "contact_id": pd.array([1, 2, 3], dtype="Int64"),
+                "email": pd.array(["a@x.com", None, "c@x.com"], dtype="string"),
+                "updated_at": pd.to_datetime(["2026-01-02", "2026-01-04", "2026-01-04"]),
+            }
+        )
+        changed = warehouse.changed_rows(con, "raw_crm", "contacts", incoming)
+    assert changed["contact_id"].tolist() == [2, 3], "row 1 is as stored; 2 was updated; 3 is new"

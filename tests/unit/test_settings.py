@@ -39,3 +39,20 @@ def test_identity_defaults_and_no_size_limit(monkeypatch):
     assert defaults.identity_incremental_max_share == 0.1
     monkeypatch.setenv("CDP_IDENTITY_MAX_CLUSTER_SIZE", "0")
     assert Settings.from_env().identity_max_cluster_size is None
+
+
+def test_the_warehouse_opens_with_the_configured_memory_limit_and_spill_folder(tmp_path, monkeypatch):
+    from connectors import warehouse
+
+    path = tmp_path / "w.duckdb"
+    monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "1GB")
+    monkeypatch.setenv("CDP_DUCKDB_TEMP_DIR", str(tmp_path / "spill"))
+    with warehouse.connect(path) as con:
+        limit, spill = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchall()[0]
+    assert limit == "953.6 MiB" and spill == str(tmp_path / "spill")
+    monkeypatch.delenv("CDP_DUCKDB_TEMP_DIR")
+    env = Settings.from_env().dbt_env()
+    assert env["CDP_DUCKDB_MEMORY_LIMIT"] == "1GB"
+    assert env["CDP_DUCKDB_TEMP_DIR"].endswith("warehouse.duckdb.tmp")
