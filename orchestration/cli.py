@@ -57,15 +57,38 @@ def sample(
 def run(
     select: str = typer.Option("*", help="Dagster asset selection, e.g. 'raw_crm/contacts+' (default: all)."),
 ) -> None:
-    """Materialize the pipeline in this process (runs are recorded in DAGSTER_HOME for the UI)."""
-    from orchestration.runner import run_pipeline, summary
+    """Materialize the pipeline in this process (runs are recorded in DAGSTER_HOME for the UI).
 
-    started = time.monotonic()
-    result = run_pipeline(select)
-    console.print(
-        f"\npipeline {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f}s\n"
-    )
-    _print_summary(summary(result))
+    Ctrl-C or SIGTERM stops it cleanly (exit 130 or 143); while another ``cdp run`` holds the
+    warehouse it exits at once with status 75, and a run a killed process left behind is marked
+    failed and its pool slots freed before this one starts.
+    """
+    import dagster as dg
+
+    from orchestration.run_guard import BUSY_EXIT_CODE, RunInterrupted, WarehouseBusy, stopping_on_signals
+
+    with stopping_on_signals():
+        try:
+            from orchestration.runner import run_pipeline, summary
+
+            started = time.monotonic()
+            try:
+                result = run_pipeline(select)
+            except dg.DagsterError as error:
+                # Execution errors end up in the result; what raises is building the job, e.g. from
+                # a selection string that does not parse or takes part of a multi-asset.
+                detail = " ".join(str(error.__cause__ or error).split())
+                fail(f"cannot build the run for --select '{select}': {detail}")
+            console.print(
+                f"\npipeline {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f}s\n"
+            )
+            _print_summary(summary(result))
+        except WarehouseBusy as busy:
+            console.print(f"[yellow]busy:[/yellow] {busy}")
+            raise typer.Exit(code=BUSY_EXIT_CODE) from None
+        except RunInterrupted as stopped:
+            console.print(f"[yellow]cdp run {stopped}[/yellow]")
+            raise typer.Exit(code=stopped.exit_code) from None
     if not result.success:
         raise typer.Exit(code=1)
 
@@ -165,6 +188,10 @@ def main() -> None:
 
     try:
         app()
+    except KeyboardInterrupt:
+        # Ctrl-C before a command took over its signals (while the CLI is still starting).
+        console.print("stopped by Ctrl-C")
+        sys.exit(130)
     except Exception as error:
         report = Path(tempfile.gettempdir()) / "cdp-last-error.txt"
         report.write_text(redact("".join(traceback.format_exception(error))), encoding="utf-8")

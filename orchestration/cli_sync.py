@@ -1,5 +1,6 @@
 """``cdp sync``: plan (dry run), run and inspect the reverse sync to the SQL CRM or HubSpot."""
 
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -31,6 +32,17 @@ _SHARE = typer.Option(
 )
 
 
+def _hold_warehouse(stack: ExitStack, path: Path) -> None:
+    """Hold the warehouse as ``cdp run`` does, or exit 75 at once while another process holds it."""
+    from orchestration.run_guard import BUSY_EXIT_CODE, WarehouseBusy, warehouse_lock
+
+    try:
+        stack.enter_context(warehouse_lock(path, holder="cdp sync"))
+    except WarehouseBusy as busy:
+        console.print(f"[yellow]busy:[/yellow] {busy}")
+        raise typer.Exit(code=BUSY_EXIT_CODE) from None
+
+
 def _sync(target: Target, dry_run: bool, mode: str | None, max_change_share: float | None):
     from connectors import warehouse
     from connectors.sync import MODES, CircuitBreakerOpen, SyncError, sync_sql_crm
@@ -48,7 +60,9 @@ def _sync(target: Target, dry_run: bool, mode: str | None, max_change_share: flo
         policy = replace(policy, mode=mode)
     if max_change_share is not None:
         policy = replace(policy, max_change_share=None if max_change_share >= 1 else max_change_share)
-    with warehouse.connect(settings.warehouse_path) as con:
+    with ExitStack() as stack:
+        _hold_warehouse(stack, settings.warehouse_path)
+        con = stack.enter_context(warehouse.connect(settings.warehouse_path))
         try:
             if target is Target.crm:
                 if not warehouse.table_exists(con, "marts", "crm_contact_scores"):

@@ -29,25 +29,48 @@ SUMMARY_SCHEMAS = (
 def run_pipeline(select: str = "*") -> dg.ExecuteInProcessResult:
     """Materialize the selected assets (all by default) and their checks in this process.
 
-    The run is recorded in the Dagster instance (``DAGSTER_HOME``), so it shows in the UI.
+    The run is recorded in the Dagster instance (``DAGSTER_HOME``), so it shows in the UI. Only
+    one run at a time may hold the warehouse; runs a killed process left behind are marked failed
+    and their pool slots freed first; SIGINT and SIGTERM stop the run at any point (see
+    ``orchestration.run_guard``).
 
     Args:
         select: A Dagster asset selection string; ``*`` for everything.
 
     Returns:
         Dagster's result (``success``, events, check evaluations).
+
+    Raises:
+        WarehouseBusy: Another process holds the warehouse; nothing ran.
+        RunInterrupted: SIGINT or SIGTERM stopped the run; it is finished in the run storage.
     """
+    import uuid
+
+    from orchestration import run_guard
     from orchestration.definitions import build_definitions
 
-    if select == "*":
-        job = build_definitions().resolve_job_def("cdp_pipeline")
-    else:
-        selected = dg.define_asset_job("cdp_selection", selection=select)
-        job = build_definitions(extra_jobs=[selected]).resolve_job_def("cdp_selection")
-    # Without DAGSTER_HOME the run still works but is not kept for the UI.
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    with instance:
-        return job.execute_in_process(instance=instance, raise_on_error=False)
+    with run_guard.stopping_on_signals(), run_guard.warehouse_lock(Settings.from_env().warehouse_path):
+        if select == "*":
+            job = build_definitions().resolve_job_def("cdp_pipeline")
+        else:
+            selected = dg.define_asset_job("cdp_selection", selection=select)
+            job = build_definitions(extra_jobs=[selected]).resolve_job_def("cdp_selection")
+        # Without DAGSTER_HOME the run still works but is not kept for the UI.
+        instance = (
+            dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+        )
+        with instance:
+            run_guard.free_dead_runs(instance)
+            run_id = str(uuid.uuid4())
+            quiet_job, run_config = run_guard.without_interrupt_stacks(job, instance)
+            with run_guard.guarded_run(instance, run_id):
+                return quiet_job.execute_in_process(
+                    run_config=run_config,
+                    instance=instance,
+                    raise_on_error=False,
+                    run_id=run_id,
+                    tags=run_guard.owner_tags(),
+                )
 
 
 def evaluate_against_truth(

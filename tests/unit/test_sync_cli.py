@@ -158,3 +158,33 @@ def test_hubspot_run_reports_shared_emails_and_exits_0(hubspot):
     assert "skip_conflict" in letters.output and "acme.example" not in letters.output
     keys = runner.invoke(app, ["sync", "dead-letters", "--show-keys"], terminal_width=200)
     assert "desk@acme.example" in keys.output and "info@acme.example" in keys.output
+
+
+def test_sync_exits_75_while_another_process_holds_the_warehouse(setup, monkeypatch):
+    import subprocess
+    import sys
+
+    warehouse, _ = setup
+    monkeypatch.setattr(console, "width", 250)
+    # Another process holds the warehouse lock, as a running `cdp run` does.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from orchestration.run_guard import warehouse_lock\n"
+            "with warehouse_lock(Path(sys.argv[1]), holder='cdp run (test)'):\n"
+            "    print('held', flush=True); time.sleep(60)",
+            str(warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = CliRunner().invoke(app, ["sync", "plan"])
+        assert result.exit_code == 75, result.output
+        assert "cdp run (test)" in result.output
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    assert CliRunner().invoke(app, ["sync", "plan"]).exit_code == 0, "free again once the holder is gone"
