@@ -5,14 +5,21 @@ good run is the classic identity incident: every mart and CRM sync downstream wo
 The check compares the merge rate with the latest run that passed and blocks past a set change.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import duckdb
 import pandas as pd
 
 from connectors import warehouse
 from expectations._spec import SuiteSpec
-from expectations._store import record
+from expectations._store import (
+    code_version,
+    outcome_from_payload,
+    outcome_payload,
+    record,
+    step_name,
+    unchanged_since,
+)
 from expectations._validate import ExpectationOutcome, SuiteOutcome
 
 IDENTITY_HEALTH_SUITE = SuiteSpec(
@@ -25,6 +32,8 @@ IDENTITY_HEALTH_SUITE = SuiteSpec(
         "the merge rate moves more than CDP_IDENTITY_MAX_MERGE_RATE_CHANGE since the last good run."
     ),
 )
+# The only columns the measurement reads, so the only ones its fingerprint covers.
+_GRAPH_COLUMNS = ("record_id", "customer_id")
 MERGE_RATE_EXPECTATION = "expect_merge_rate_to_stay_within_change_of_previous_run()"
 DEFAULT_MAX_MERGE_RATE_CHANGE = 0.10
 # Customers counted by how many records they were built from.
@@ -114,33 +123,65 @@ def graph_health(
     )
 
 
+def _previous_merge_rate(con: duckdb.DuckDBPyConnection, run_id: str | None) -> float | None:
+    """Merge rate of the latest passing run other than ``run_id`` (None: of any run)."""
+    previous = con.execute(
+        "SELECT merge_rate FROM quality.identity_health_history WHERE passed AND run_id IS DISTINCT FROM ? "
+        "ORDER BY checked_at DESC LIMIT 1",
+        [run_id],
+    ).fetchall()
+    return previous[0][0] if previous else None
+
+
+def _figures(health: IdentityHealth) -> dict:
+    """The figures of ``health`` besides its outcome, as saved with its fingerprint."""
+    return {f.name: getattr(health, f.name) for f in fields(health) if f.name != "outcome"}
+
+
 def check_identity_health(
-    con: duckdb.DuckDBPyConnection, run_id: str, max_change: float = DEFAULT_MAX_MERGE_RATE_CHANGE
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    max_change: float = DEFAULT_MAX_MERGE_RATE_CHANGE,
+    revalidate: bool = False,
 ) -> IdentityHealth:
     """Measure ``identity.customer_clusters``, compare with the last passing run, and record both.
 
     Appends one row to ``quality.identity_health_history`` (a re-executed check replaces its row)
-    and the outcome to ``quality.check_results``.
+    and the outcome to ``quality.check_results``. When the graph (record and customer ids), the
+    tolerance, the merge-rate baseline (as the next run will see it) and the code are unchanged
+    since the last measurement, the graph is not read again: that run's figures and outcome are
+    carried over and recorded under this run.
 
     Args:
         con: Open warehouse connection.
         run_id: The Dagster run id.
         max_change: Largest absolute change in merge rate accepted.
+        revalidate: Measure even when the inputs are unchanged since the last measurement.
 
     Returns:
-        The figures and the outcome.
+        The figures and the outcome; ``outcome.carried_over_from`` names the run measured when it
+        was not measured now.
     """
     con.execute("CREATE SCHEMA IF NOT EXISTS quality")
     con.execute(HISTORY_DDL)
-    previous = con.execute(
-        "SELECT merge_rate FROM quality.identity_health_history WHERE passed AND run_id <> ? "
-        "ORDER BY checked_at DESC LIMIT 1",
-        [run_id],
-    ).fetchall()
-    clusters = con.execute(
-        f"SELECT record_id, customer_id FROM {warehouse.qualified('identity', 'customer_clusters')}"
-    ).df()
-    health = graph_health(clusters, previous[0][0] if previous else None, max_change)
+    step = step_name(IDENTITY_HEALTH_SUITE.name)
+    graph = warehouse.columns_fingerprint(con, *IDENTITY_HEALTH_SUITE.table, _GRAPH_COLUMNS)
+    inputs = [graph, max_change, code_version()]
+    previous = _previous_merge_rate(con, run_id)
+    state = None
+    if not revalidate:
+        state = unchanged_since(con, step, run_id, warehouse.fingerprint(*inputs, previous))
+    if state is not None:
+        health = IdentityHealth(
+            **state["payload"]["figures"],
+            outcome=outcome_from_payload(state["payload"]["outcome"], carried_over_from=state["run_id"]),
+        )
+    else:
+        columns = ", ".join(_GRAPH_COLUMNS)
+        clusters = con.execute(
+            f"SELECT {columns} FROM {warehouse.qualified(*IDENTITY_HEALTH_SUITE.table)}"
+        ).df()
+        health = graph_health(clusters, previous, max_change)
     checked_at = pd.Timestamp.now("UTC").tz_localize(None).floor("us").to_pydatetime()
     con.execute("DELETE FROM quality.identity_health_history WHERE run_id = ?", [run_id])
     con.execute(
@@ -158,4 +199,8 @@ def check_identity_health(
         ],
     )
     record(con, run_id, IDENTITY_HEALTH_SUITE, health.outcome, checked_at)
+    if state is None:
+        payload = {"figures": _figures(health), "outcome": outcome_payload(health.outcome)}
+        next_baseline = _previous_merge_rate(con, None)
+        warehouse.save_step_state(con, step, warehouse.fingerprint(*inputs, next_baseline), run_id, payload)
     return health

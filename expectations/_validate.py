@@ -57,12 +57,16 @@ class SuiteOutcome:
         success: True when every expectation held.
         rows: Rows validated.
         results: Per-expectation outcomes.
+        carried_over_from: The run whose validation this outcome repeats because nothing it depends
+            on changed since (its results then hold no ``sample`` or ``failing_keys``; the keys stay
+            in ``quality.check_failures``), or None when it was validated now.
     """
 
     suite: str
     success: bool
     rows: int
     results: list[ExpectationOutcome]
+    carried_over_from: str | None = None
 
     @property
     def failed(self) -> list[ExpectationOutcome]:
@@ -83,6 +87,32 @@ def _describe(config: Any) -> str:
     return f"{config.type}({target})"
 
 
+def _latest_event_time(as_of: date) -> pd.Timestamp:
+    """The latest event time accepted: the future starts tomorrow, and an as-of date in the past
+    must not reject today's load times (so this moves with today, not only with the as-of date)."""
+    return pd.Timestamp(max(as_of, date.today()) + timedelta(days=1))
+
+
+def validation_inputs(spec: SuiteSpec, as_of: date, max_volume_change: float) -> dict:
+    """Everything besides the tables that decides ``validate``'s outcome, to fingerprint a check.
+
+    Args:
+        spec: The suite.
+        as_of: The date freshness is measured from.
+        max_volume_change: The volume tolerance.
+
+    Returns:
+        The suite (its repr: names, rules, keys, references), the as-of date, the latest event
+        time accepted when the suite checks timestamps, and the tolerance when it checks volume.
+    """
+    return {
+        "suite": repr(spec),
+        "as_of": as_of.isoformat(),
+        "latest_event_time": str(_latest_event_time(as_of)) if spec.timestamps else None,
+        "max_volume_change": max_volume_change if spec.volume else None,
+    }
+
+
 def _gx_expectations(spec: SuiteSpec, as_of: date) -> list[tuple[str, dict]]:
     """The spec's GX expectations, with the key, schema, date and freshness rules it implies."""
     rules: list[tuple[str, dict]] = [("ExpectColumnValuesToNotBeNull", {"column": c}) for c in spec.key]
@@ -95,8 +125,7 @@ def _gx_expectations(spec: SuiteSpec, as_of: date) -> list[tuple[str, dict]]:
             ("ExpectTableColumnsToMatchSet", {"column_set": list(spec.columns), "exact_match": False})
         )
     rules.extend(spec.expectations)
-    # The future starts tomorrow: as-of dates in the past must not reject today's load times.
-    latest = pd.Timestamp(max(as_of, date.today()) + timedelta(days=1))
+    latest = _latest_event_time(as_of)
     rules.extend(
         ("ExpectColumnValuesToBeBetween", {"column": c, "min_value": EARLIEST_PLAUSIBLE, "max_value": latest})
         for c in spec.timestamps

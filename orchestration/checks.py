@@ -3,6 +3,11 @@
 Each suite becomes a check on its table; blocking suites fail with severity ERROR and Dagster
 skips everything downstream. Every outcome is also written to ``quality.check_results`` (failing
 row keys to ``quality.check_failures``), so stewards see the history outside Dagster.
+
+A check whose inputs are unchanged since its last validation is not validated again: it reports
+that validation's outcome (same pass/fail, severity and figures, so a failing blocking check still
+blocks) with ``revalidated: false`` and the run it comes from. A run tagged
+``cdp/quality_revalidate=true`` validates every check.
 """
 
 import dagster as dg
@@ -11,6 +16,8 @@ import expectations
 from connectors import warehouse
 from orchestration.assets.ingest import WAREHOUSE_POOL
 from orchestration.resources import CdpSettings
+
+REVALIDATE_TAG = "cdp/quality_revalidate"
 
 
 def _results_table(outcome: expectations.SuiteOutcome) -> str:
@@ -33,9 +40,29 @@ def _log_failures(context: dg.AssetCheckExecutionContext, outcome: expectations.
         )
 
 
+def _revalidate(context: dg.AssetCheckExecutionContext) -> bool:
+    return context.run.tags.get(REVALIDATE_TAG, "").lower() == "true"
+
+
+def _log_carry_over(context: dg.AssetCheckExecutionContext, outcome: expectations.SuiteOutcome) -> None:
+    source = outcome.carried_over_from
+    if source is not None:
+        context.log.info(f"{outcome.suite}: not re-validated, its inputs are unchanged since run {source}")
+
+
 def _result(
-    spec: expectations.SuiteSpec, outcome: expectations.SuiteOutcome, **metadata
+    context: dg.AssetCheckExecutionContext,
+    spec: expectations.SuiteSpec,
+    outcome: expectations.SuiteOutcome,
+    **metadata,
 ) -> dg.AssetCheckResult:
+    carried_from = outcome.carried_over_from
+    provenance = {
+        "revalidated": carried_from is None,
+        "validated_in_run": carried_from or context.run.run_id,
+    }
+    if carried_from is not None:
+        provenance["not_revalidated_because"] = f"inputs unchanged since run {carried_from}"
     return dg.AssetCheckResult(
         passed=outcome.success,
         severity=dg.AssetCheckSeverity.ERROR if spec.blocking else dg.AssetCheckSeverity.WARN,
@@ -45,6 +72,7 @@ def _result(
             "failed_expectations": len(outcome.failed),
             "results": dg.MetadataValue.md(_results_table(outcome)),
             **metadata,
+            **provenance,
         },
     )
 
@@ -68,9 +96,11 @@ def _check(spec: expectations.SuiteSpec) -> dg.AssetChecksDefinition:
                 run_id=context.run.run_id,
                 as_of=settings.as_of(),
                 max_volume_change=settings.quality_max_volume_change,
+                revalidate=_revalidate(context),
             )
+        _log_carry_over(context, outcome)
         _log_failures(context, outcome)
-        return _result(spec, outcome)
+        return _result(context, spec, outcome)
 
     return _gx_check
 
@@ -90,10 +120,15 @@ def identity_graph_health(context: dg.AssetCheckExecutionContext, cdp: CdpSettin
     settings = cdp.load()
     with warehouse.connect(settings.warehouse_path) as con:
         health = expectations.check_identity_health(
-            con, context.run.run_id, max_change=settings.identity_max_merge_rate_change
+            con,
+            context.run.run_id,
+            max_change=settings.identity_max_merge_rate_change,
+            revalidate=_revalidate(context),
         )
+    _log_carry_over(context, health.outcome)
     _log_failures(context, health.outcome)
     return _result(
+        context,
         _HEALTH,
         health.outcome,
         customers=health.customers,

@@ -22,9 +22,10 @@ identity_full_reconcile = dg.ScheduleDefinition(
     job=cdp_pipeline,
     cron_schedule="0 3 * * 0",
     execution_timezone="UTC",
-    tags={"cdp/identity_mode": "full"},
+    tags={"cdp/identity_mode": "full", "cdp/quality_revalidate": "true"},
     description=(
         "Sunday night: the whole pipeline with identity re-resolving every record, so the week's "
-        "incremental links are checked against a full clustering (customer ids carried by overlap)."
+        "incremental links are checked against a full clustering (customer ids carried by overlap), "
+        "and every quality check validated again even where its inputs did not change."
     ),
 )
