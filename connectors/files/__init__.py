@@ -616,8 +616,9 @@ def _parse_file(
         if not header:
             for key in record.keys() - known:
                 json_keys[key] = json_keys.get(key, 0) + 1
+        fingerprint = row_hash(raw)
         release = releases.get((relative, line))
-        if release is not None and release.row_hash != row_hash(raw):
+        if release is not None and release.row_hash != fingerprint:
             release = None
         if release is not None:
             part.applied += 1
@@ -636,7 +637,7 @@ def _parse_file(
             _source_line=line,
             _loaded_at=loaded_at,
             _release_action=release.action if release else None,
-            _row_hash=row_hash(raw),
+            _row_hash=fingerprint,
         )
         part.rows.append(row)
     part.is_empty = part.data_rows == 0
@@ -690,17 +691,20 @@ def _drop_repeats(
         The rows kept, the ``duplicate_key`` rejects and the dropped re-deliveries per file.
     """
     key_columns = src.dedupe_key or tuple(src.columns)
+    # Only a source whose repeated key may be a different row needs each row's content; for the
+    # others (and when the key is the whole row) the key alone decides.
+    compare = not src.replays_by_key and key_columns != tuple(src.columns)
     first: dict[tuple, tuple[str, int]] = {}
     versions: dict[tuple, set[tuple]] = {}
     kept, rejects, dropped = [], [], {}
     for row in rows:
         key = tuple(row[c] for c in key_columns)
-        content = tuple(row[c] for c in src.columns)
+        content = tuple(row[c] for c in src.columns) if compare else ()
         if key not in first:
             first[key] = (row["_source_file"], row["_source_line"])
             versions[key] = {content}
             kept.append(row)
-        elif src.replays_by_key or content in versions[key]:
+        elif content in versions[key]:
             dropped[row["_source_file"]] = dropped.get(row["_source_file"], 0) + 1
         else:
             versions[key].add(content)
