@@ -4,6 +4,11 @@ Every row is validated against its tool's schema (see ``_models``); rows that fa
 quarantine frame with the file, line, field, rule and reason, and never stop the good rows. Rows a
 steward released (``cdp quality quarantine release``) are read again from their file, with the
 steward's fixes applied, and validated again; header changes are reported as schema drift.
+
+Files are decoded strictly (UTF-8, else a confidently detected encoding, else the file is
+quarantined), oversized fields and implausible dates are quarantined like any bad row, and a row
+repeated within or across files keeps its first copy (``FileSource.dedupe_key``). Which files a
+load reads at all is decided by the file manifest (``_manifest``).
 """
 
 import codecs
