@@ -30,7 +30,9 @@ def sample(
     force: bool = typer.Option(False, help="Regenerate even if the folder holds this exact sample."),
 ) -> None:
     """Generate a realistic B2B company's first-party data (CRM, events, email, leads, service, consent)."""
-    from connectors.sample import generate
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from connectors.sample import SAMPLE_PHASES, generate
 
     try:
         as_of_date = date.fromisoformat(as_of) if as_of else date.today()
@@ -47,7 +49,14 @@ def sample(
             )
             return
     started = time.monotonic()
-    manifest = generate(out, customers=customers, seed=seed, as_of=as_of_date)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("sample", total=len(SAMPLE_PHASES))
+
+        def advance(phase: str) -> None:
+            bar.update(task, description=f"generating {phase}", completed=SAMPLE_PHASES.index(phase))
+
+        manifest = generate(out, customers=customers, seed=seed, as_of=as_of_date, progress=advance)
     console.print(
         f"wrote {len(manifest.generated_files)} files to {out} in {time.monotonic() - started:.1f}s"
     )

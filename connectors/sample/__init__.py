@@ -13,6 +13,7 @@ The same (customers, seed, as_of) gives byte-identical text files and identical 
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -59,6 +60,18 @@ class Manifest:
         return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+SAMPLE_PHASES = (
+    "people and companies",
+    "CRM",
+    "lead forms",
+    "email activity",
+    "web and app events",
+    "tickets and NPS",
+    "writing files",
+)
+"""The phases ``generate`` reports to its ``progress`` callback, in order."""
+
+
 def generate(
     out_dir: str | Path,
     customers: int = 5000,
@@ -66,6 +79,7 @@ def generate(
     as_of: date | None = None,
     *,
     malformed_per_kind: int = 5,
+    progress: Callable[[str], None] | None = None,
 ) -> Manifest:
     """Write a complete, deterministic sample of every source into ``out_dir``.
 
@@ -79,6 +93,7 @@ def generate(
             before it, never on or after it. Renewal and open-deal close dates may lie ahead.
         malformed_per_kind: Broken rows injected into the events files, tickets and NPS responses each
             (0 for a clean sample).
+        progress: Called with the name of each phase as it starts (``SAMPLE_PHASES``, in order).
 
     Returns:
         The manifest, also written to ``out_dir/manifest.json``.
@@ -94,16 +109,24 @@ def generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
+    step = progress or (lambda _phase: None)
+    step("people and companies")
     world = build_world(customers, seed, as_of)
     truth = Truth()
+    step("CRM")
     crm = build_crm(world, truth)
+    step("lead forms")
     leads = _leads.build_leads(world, truth)
     consent = _consent.plan_consent(world, crm, leads)
+    step("email activity")
     email = _email.build_email(world, consent, truth)
     consent_rows = _consent.finish_consent(world, consent, truth)
+    step("web and app events")
     events = build_events(world, leads.fills, email.clicks, truth, malformed_per_kind)
+    step("tickets and NPS")
     service = _service.build_service(world, truth, malformed_per_kind)
 
+    step("writing files")
     files = {f"crm.sqlite:{table}": count for table, count in write_crm(out / "crm.sqlite", crm).items()}
     for stale in sorted((out / "events").glob("events-*.jsonl")):
         stale.unlink()

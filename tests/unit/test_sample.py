@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sample import Manifest, generate
+from connectors.sample import SAMPLE_PHASES, Manifest, generate
 from connectors.sample._nicknames import NICKNAMES
 
 AS_OF = date(2026, 6, 30)
@@ -169,8 +169,12 @@ def test_manifest_matches_the_files(small: Path) -> None:
 
 
 def test_api_returns_the_written_manifest(tmp_path: Path) -> None:
-    result = generate(tmp_path, customers=40, seed=5, as_of=AS_OF, malformed_per_kind=0)
+    phases: list[str] = []
+    result = generate(
+        tmp_path, customers=40, seed=5, as_of=AS_OF, malformed_per_kind=0, progress=phases.append
+    )
 
+    assert phases == list(SAMPLE_PHASES), "every phase is reported once, in order"
     assert isinstance(result, Manifest)
     assert json.loads(result.to_json()) == manifest(tmp_path)
     assert result.injected_malformed == ()
