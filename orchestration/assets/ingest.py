@@ -5,6 +5,7 @@ appended to ``quality.schema_drift``; rows a steward released are read again (``
 """
 
 import json
+import time
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -264,8 +265,15 @@ def _file_asset(src: FileSource) -> dg.AssetsDefinition:
                         "files": dg.MetadataValue.json([f.source_file for f in files]),
                     }
                 )
+            started = time.monotonic()
             result = read_source(
                 src, settings.landing_dir, context.run_id, releases=releases, limits=limits, only=plan.to_read
+            )
+            seconds = time.monotonic() - started
+            read = sum(stat["data_rows"] for stat in result.file_stats)
+            context.log.info(
+                f"{src.schema}.{src.table}: read {read:,} rows from {len(plan.to_read)} file(s) in {seconds:.1f}s "
+                f"({read / max(seconds, 1e-3):,.0f} rows/s)"
             )
             if plan.mode == "append":
                 result = _manifest.drop_loaded_repeats(con, src, result, context.run_id)
