@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from orchestration.cli_audiences import audiences_app
+from orchestration.cli_audit import audit_app
 from orchestration.cli_common import console, fail
 from orchestration.cli_identity import identity_app
 from orchestration.cli_quality import quality_app
@@ -19,6 +20,7 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(sync_app, name="sync")
 app.add_typer(audiences_app, name="audiences")
 app.add_typer(quality_app, name="quality")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()

@@ -150,7 +150,11 @@ def release(
         [], "--fix", help="FIELD=VALUE to set before validating again (repeatable); without it: accept as is."
     ),
 ) -> None:
-    """Release quarantined rows: the next run reads them again, fixed or accepted, and validates them."""
+    """Release quarantined rows: the next run reads them again, fixed or accepted, and validates them.
+
+    Each release appends one record to the audit log (``cdp audit log``).
+    """
+    import governance
     from connectors import warehouse
     from connectors.files import known_fields, source_for_table
 
@@ -200,6 +204,26 @@ def release(
         action = "fix" if fixes else "accept"
         who = os.environ.get("USER") or getpass.getuser()
         count = warehouse.release_quarantined(con, schema, table, rows, action, fixes, who)
+        # Row keys and fixed field names only: the fixed values and raw rows may be personal data.
+        keys = sorted(
+            [str(f), int(n), str(h)]
+            for f, n, h in rows[["source_file", "source_line", "row_hash"]].itertuples(index=False)
+        )
+        governance.append(
+            con,
+            actor=who,
+            action="quarantine.release",
+            entity_type="table",
+            entity_id=f"{schema}.{table}",
+            before={"status": "open", "rows": keys},
+            after={"status": "released", "action": action, "rows": keys},
+            details={
+                "rules": sorted(set(rows["rule"])),
+                "rows": count,
+                "action": action,
+                "fixed_fields": sorted(fixes),
+            },
+        )
     console.print(
         f"released {count} row(s) of {schema}.{table} ({action}); the next `cdp run` reads them again"
         + (f" with {', '.join(sorted(fixes))} set" if fixes else "")
