@@ -61,6 +61,42 @@ def record_run(con, result: SyncResult, started_at: datetime) -> None:
             con.unregister("_run")
     else:
         warehouse.replace_table(con, "sync", "sync_runs", frame)
+    _audit_writes(con, result)
+
+
+def _audit_writes(con, result: SyncResult) -> None:
+    """Append one audit record for a sync run that wrote to its destination (a CRM write changes customer data).
+
+    The records written are digested from this run's ``sync.sync_log`` rows (keys may be e-mail
+    addresses, so only their digest is kept); the details are counts.
+    """
+    import getpass
+
+    import governance
+
+    if not (result.inserted or result.updated or result.deleted):
+        return
+    written = con.execute(
+        "SELECT record_key, operation FROM sync.sync_log WHERE run_id = ? AND destination = ? "
+        "AND status = 'ok' AND record_key IS NOT NULL ORDER BY ALL",
+        [result.run_id, result.destination],
+    ).fetchall()
+    governance.append(
+        con,
+        actor=getpass.getuser(),
+        action="sync.write",
+        entity_type="destination",
+        entity_id=result.destination,
+        after={"run_id": result.run_id, "written": [list(row) for row in written]},
+        details={
+            "run_id": result.run_id,
+            "inserted": result.inserted,
+            "updated": result.updated,
+            "deleted": result.deleted,
+            "failed": result.failed,
+            "conflicts": result.conflicts,
+        },
+    )
 
 
 def run_metadata(result: SyncResult, open_dead_letters: int | None = None) -> dict[str, dg.MetadataValue]:

@@ -1,5 +1,6 @@
 """``cdp sync`` plan, run and dead-letters against a SQLite CRM and a small warehouse."""
 
+import json
 import re
 
 import duckdb
@@ -188,3 +189,28 @@ def test_sync_exits_75_while_another_process_holds_the_warehouse(setup, monkeypa
         holder.kill()
         holder.wait(timeout=10)
     assert CliRunner().invoke(app, ["sync", "plan"]).exit_code == 0, "free again once the holder is gone"
+
+
+def test_a_sync_that_writes_appends_one_audit_record_and_an_unchanged_rerun_none(setup, monkeypatch):
+    import governance
+
+    warehouse, _ = setup
+    monkeypatch.setattr(console, "width", 250)
+    runner = CliRunner()
+    # Contact 3 is not in the CRM: a new failure the first time (exit 1), a known one after (exit 0).
+    assert runner.invoke(app, ["sync", "run"]).exit_code == 1
+    assert runner.invoke(app, ["sync", "run"]).exit_code == 0
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (record,) = governance.records(con, action="sync.write")
+        assert governance.verify(con).intact
+        written = con.execute(
+            "SELECT record_key, operation FROM sync.sync_log WHERE status = 'ok' AND record_key IS NOT NULL "
+            "ORDER BY ALL"
+        ).fetchall()
+        run_id = con.execute("SELECT run_id FROM sync.sync_runs ORDER BY started_at LIMIT 1").fetchall()[0][0]
+    assert record["entity_type"] == "destination"
+    details = json.loads(record["details"]) if isinstance(record["details"], str) else record["details"]
+    assert details["updated"] + details["inserted"] == len(written) == 2
+    assert record["after_digest"] == governance.digest(
+        {"run_id": run_id, "written": [list(r) for r in written]}
+    )
