@@ -1,6 +1,8 @@
 """Identity layer: person records resolved into customers with persistent ids."""
 
+import hashlib
 import time
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -134,6 +136,7 @@ def customer_identity(context: dg.AssetExecutionContext, cdp: CdpSettings):
             )
         # An unchanged run keeps every table as the last run left it.
         if clusters is not None:
+            before = warehouse.table_fingerprint(con, "identity", "customer_clusters")
             keys = keys.assign(fingerprint=keys["record_id"].astype(str).map(current).astype("string"))
             warehouse.replace_table(con, "identity", "customer_clusters", clusters)
             warehouse.replace_table(con, "identity", "customer_links", links)
@@ -145,6 +148,7 @@ def customer_identity(context: dg.AssetExecutionContext, cdp: CdpSettings):
             warehouse.replace_table(
                 con, "identity", "crm_duplicate_contacts", identity.crm_duplicates(clusters)
             )
+            _audit_resolution(con, context.run_id, plan, before, changes, overrides_path)
         _record_run(con, context.run_id, plan, signature, len(records), time.perf_counter() - started)
         records_now, customers_now = con.execute(
             "SELECT count(*), count(DISTINCT customer_id) FROM identity.customer_clusters"
@@ -193,6 +197,41 @@ def _previous_run(con) -> tuple[pd.DataFrame | None, str | None]:
     if not last:
         return None, None
     return warehouse.read_table(con, "identity", "person_match_keys"), last[0][0]
+
+
+def _audit_resolution(
+    con, run_id: str, plan: identity.RunPlan, before: str | None, changes: pd.DataFrame, overrides: Path
+) -> None:
+    """Append one audit record for a resolution that rewrote the customers (merges, splits, new ids).
+
+    Before and after are the clusters table's fingerprints; the details count the id-history events
+    by kind and name the overrides file's digest, so a steward decision taking effect is on record.
+    """
+    import getpass
+
+    import governance
+
+    events = changes["event"].value_counts().to_dict() if "event" in changes.columns else {}
+    governance.append(
+        con,
+        actor=getpass.getuser(),
+        action="identity.resolve",
+        entity_type="table",
+        entity_id="identity.customer_clusters",
+        before=before,
+        after=warehouse.table_fingerprint(con, "identity", "customer_clusters"),
+        details={
+            "run_id": run_id,
+            "mode": plan.mode,
+            "new_records": len(plan.new),
+            "changed_records": len(plan.changed),
+            "removed_records": len(plan.removed),
+            "id_events": {str(k): int(v) for k, v in sorted(events.items())},
+            "overrides_sha256": hashlib.sha256(overrides.read_bytes()).hexdigest()
+            if overrides.exists()
+            else None,
+        },
+    )
 
 
 def _record_run(

@@ -1,11 +1,14 @@
 """Identity end to end: id history and trace, explanations, offline dashboards, manual training."""
 
+import json
 import re
 import shutil
 
 import duckdb
 from typer.testing import CliRunner
 
+import governance
+from connectors import warehouse
 from orchestration.cli import app
 
 
@@ -135,3 +138,16 @@ def test_new_records_are_linked_incrementally_and_the_weekly_reconcile_keeps_eve
     reconciled = run({IDENTITY_MODE_TAG: "full"})
     assert reconciled["mode"] == "full"
     assert (reconciled["customer"][incremental["customer"].index] == incremental["customer"]).all()
+
+
+def test_the_first_resolution_is_on_the_audit_chain(env, wh):
+    with duckdb.connect(env["CDP_WAREHOUSE_PATH"], read_only=True) as con:
+        assert governance.verify(con).intact
+        resolutions = governance.records(con, action="identity.resolve", limit=100)
+        fingerprint = warehouse.table_fingerprint(con, "identity", "customer_clusters")
+    first = resolutions[-1]
+    details = json.loads(first["details"]) if isinstance(first["details"], str) else first["details"]
+    customers = wh("SELECT count(DISTINCT customer_id) AS n FROM identity.customer_clusters")["n"][0]
+    assert details["mode"] == "full" and details["id_events"] == {"created": customers}
+    assert first["before_digest"] is None
+    assert resolutions[0]["after_digest"] == governance.digest(fingerprint)
