@@ -165,6 +165,14 @@ def _print_summary(data: dict) -> None:
     if data.get("sync"):
         figures = ", ".join(f"{k} {v}" for k, v in data["sync"].items())
         console.print(f"CRM sync: {figures}{_provenance(data, 'sync')}")
+    if data.get("audit"):
+        audit = data["audit"]
+        state = (
+            "intact"
+            if audit["intact"]
+            else f"[red]BROKEN at seq {audit['broken_seq']}[/red] (cdp audit verify)"
+        )
+        console.print(f"audit chain: {audit['records']:,} records, head {audit['head']}, {state}")
     console.print("\nwhere to look:")
     for label, value in data["paths"].items():
         console.print(f"  {label}: {value}")

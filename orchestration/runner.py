@@ -23,6 +23,7 @@ SUMMARY_SCHEMAS = (
     "marts",
     "audiences",
     "sync",
+    "governance",
 )
 
 
@@ -295,6 +296,17 @@ def summary(result: dg.ExecuteInProcessResult | None) -> dict:
                 "FROM sync.sync_runs ORDER BY started_at DESC LIMIT 1"
             ).df()
             data["sync"] = last.iloc[0].to_dict()
+        if ("governance", "audit_log") in present:
+            import governance
+
+            anchors = governance.anchors_file(settings.warehouse_path)
+            chain = governance.verify(con, anchors if anchors.exists() else None)
+            data["audit"] = {
+                "records": chain.records,
+                "head": chain.head_hash,
+                "intact": chain.intact,
+                "broken_seq": chain.broken_seq,
+            }
     truth = settings.landing_dir / "ground_truth.csv"
     if data.get("identity") and truth.exists():
         figures = evaluate_against_truth(settings.warehouse_path, truth)

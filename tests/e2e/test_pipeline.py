@@ -167,6 +167,9 @@ def test_summary_reports_the_demo_figures(env, first_run):
         t["schema"] == "marts" and t["table"] == "dim_customers" and t["rows"] > 0 for t in data["tables"]
     )
     assert data["paths"]["warehouse"] == env["CDP_WAREHOUSE_PATH"]
+    # The first run resolved the customers and wrote the CRM: both are on an intact audit chain.
+    audit = data["audit"]
+    assert audit["intact"] and audit["records"] >= 2 and len(audit["head"]) == 64
 
 
 def test_ground_truth_is_never_read_by_the_pipeline():
