@@ -524,7 +524,7 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -
         return None
     described = con.execute(f"DESCRIBE {qualified(schema, table)}").fetchall()
     shape = hashlib.sha256(repr(described).encode()).hexdigest()[:16]
-    return f"{columns_fingerprint(con, schema, table, [r[0] for r in described])}:{shape}"
+    return f"{_rows_fingerprint(con, schema, table, [r[0] for r in described])}:{shape}"
 
 
 def columns_fingerprint(
@@ -546,6 +546,12 @@ def columns_fingerprint(
     """
     if not table_exists(con, schema, table):
         return None
+    return _rows_fingerprint(con, schema, table, columns)
+
+
+def _rows_fingerprint(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[str] | tuple[str, ...]
+) -> str:
     picked = ", ".join(_ident(column) for column in columns)
     rows, total = con.execute(
         f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) "

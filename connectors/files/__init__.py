@@ -15,7 +15,7 @@ import codecs
 import csv
 import hashlib
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -713,22 +713,41 @@ def _drop_repeats(
             dropped[row["_source_file"]] = dropped.get(row["_source_file"], 0) + 1
         else:
             versions[key].add(content)
-            file, line = first[key]
-            value = ", ".join(str(v) for v in key)
             rejects.append(
-                _reject(
-                    row["_source_file"],
-                    row["_source_line"],
-                    value,
-                    ",".join(key_columns),
-                    "duplicate_key",
-                    f"a different row with this {', '.join(key_columns)} was loaded first ({file} line {line}); "
-                    "fix the key or drop one of the two from the export",
-                    value,
-                    row["_row_hash"],
+                duplicate_key_reject(
+                    row["_source_file"], row["_source_line"], key_columns, key, first[key], row["_row_hash"]
                 )
             )
     return kept, rejects, dropped
+
+
+def duplicate_key_reject(
+    file: str,
+    line: int,
+    key_columns: Sequence[str],
+    key: Sequence[Any],
+    first: tuple[str, int],
+    fingerprint: str | None = None,
+) -> dict:
+    """The quarantine row of a row whose key was loaded first with other values.
+
+    Args:
+        file: The row's file, relative to the landing folder.
+        line: The row's line.
+        key_columns: The source's dedupe key columns.
+        key: The row's values of them.
+        first: File and line of the row loaded first with that key.
+        fingerprint: The row's ``row_hash``, when known.
+
+    Returns:
+        A reject in the ``_reject`` layout, rule ``duplicate_key``.
+    """
+    value = ", ".join(str(v) for v in key)
+    reason = (
+        f"a different row with this {', '.join(key_columns)} was loaded first ({first[0]} line {first[1]}); "
+        "fix the key or drop one of the two from the export"
+    )
+    return _reject(file, line, value, ",".join(key_columns), "duplicate_key", reason, value, fingerprint)
 
 
 def read_source(

@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from connectors.files import FileSource, LoadResult, _reject
+from connectors import warehouse
+from connectors.files import FileSource, LoadResult, duplicate_key_reject
 
 MANIFEST_TYPES = {
     "source_schema": "string",
@@ -137,11 +138,7 @@ def read_manifest(con: duckdb.DuckDBPyConnection, src: FileSource) -> dict[str, 
     Returns:
         Entries by file; empty before the first load.
     """
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [_SCHEMA, _TABLE],
-    ).fetchall()[0][0]
-    if not exists:
+    if not warehouse.table_exists(con, _SCHEMA, _TABLE):
         return {}
     rows = con.execute(
         f"SELECT source_file, size_bytes, modified_ns, sha256 FROM {_SCHEMA}.{_TABLE} "
@@ -203,7 +200,7 @@ def drop_loaded_repeats(
     keys = list(src.dedupe_key or tuple(src.columns))
     join = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM o."{c}"' for c in keys)
     same = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM o."{c}"' for c in src.columns)
-    raw = f'"{src.schema}"."{src.table}"'
+    raw = warehouse.qualified(src.schema, src.table)
     con.register("_new_rows", result.rows.reset_index(drop=True).assign(new_row=lambda f: range(len(f))))
     try:
         matches = con.execute(
@@ -223,15 +220,12 @@ def drop_loaded_repeats(
     conflicts = matches[~matches["replay"]]
     dropped = rows.loc[replays["new_row"], "_source_file"].value_counts().to_dict()
     rejects = [
-        _reject(
+        duplicate_key_reject(
             rows.at[r.new_row, "_source_file"],
             int(rows.at[r.new_row, "_source_line"]),
-            ", ".join(str(rows.at[r.new_row, c]) for c in keys),
-            ",".join(keys),
-            "duplicate_key",
-            f"a different row with this {', '.join(keys)} was loaded first ({r.first_file} line {r.first_line}); "
-            "fix the key or drop one of the two from the export",
-            ", ".join(str(rows.at[r.new_row, c]) for c in keys),
+            keys,
+            [rows.at[r.new_row, c] for c in keys],
+            (r.first_file, r.first_line),
         )
         for r in conflicts.itertuples()
     ]
