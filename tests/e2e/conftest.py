@@ -4,18 +4,16 @@ Tests read the warehouse it leaves through ``wh``; a test that needs a different
 copy instead of changing the shared one (the rerun test is the one exception: a rerun must change nothing).
 """
 
-import shutil
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
 from connectors.sample import generate
+from tests.e2e._environment import pipeline_environment
 
 AS_OF = date(2026, 11, 1)
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -23,16 +21,7 @@ def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     landing = root / "landing"
     generate(landing, customers=400, seed=11, as_of=AS_OF)
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    values = {
-        "CDP_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "CDP_CRM_URL": f"sqlite:///{landing / 'crm.sqlite'}",
-        "CDP_LANDING_DIR": str(landing),
-        "CDP_AS_OF_DATE": AS_OF.isoformat(),
-        "DAGSTER_HOME": str(home),
-    }
+    values = pipeline_environment(root, landing, landing / "crm.sqlite", AS_OF)
     with pytest.MonkeyPatch.context() as patch:
         for key, value in values.items():
             patch.setenv(key, value)

@@ -6,9 +6,7 @@ customer id, the second is a customer of its own, the health fields reach HubSpo
 audience became a list.
 """
 
-import shutil
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -16,11 +14,11 @@ import sqlalchemy as sa
 
 from connectors import audiences
 from connectors.sample import generate
+from tests.e2e._environment import pipeline_environment
 from tests.fakes import hubspot_server
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 AS_OF = date(2026, 11, 1)
 HUBSPOT_ONLY = "zed.quill@quillworks.io"
 
@@ -30,9 +28,6 @@ def hubspot_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("hubspot_e2e")
     landing = root / "landing"
     generate(landing, customers=40, seed=5, as_of=AS_OF, malformed_per_kind=0)
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     crm_url = f"sqlite:///{landing / 'crm.sqlite'}"
     engine = sa.create_engine(crm_url)
     with engine.connect() as conn:
@@ -60,11 +55,7 @@ def hubspot_run(tmp_path_factory):
     )
     hub.add("companies", {"name": "Quillworks Ltd", "domain": "quillworks.io", "numberofemployees": "12"})
     values = {
-        "CDP_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "CDP_CRM_URL": crm_url,
-        "CDP_LANDING_DIR": str(landing),
-        "CDP_AS_OF_DATE": AS_OF.isoformat(),
-        "DAGSTER_HOME": str(home),
+        **pipeline_environment(root, landing, landing / "crm.sqlite", AS_OF),
         "CDP_HUBSPOT_TOKEN": hubspot_server.TOKEN,
         "CDP_HUBSPOT_BASE_URL": url,
     }

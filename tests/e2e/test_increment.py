@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 
 from connectors.sample import generate
+from tests.e2e._environment import pipeline_environment
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 AS_OF = date(2026, 11, 1)
 EVENTS_FROM = "2026-10-25"
 LEADS_FROM = "2026-10-11"
@@ -56,17 +56,9 @@ def _hold_back_leads(landing: Path, drop: Path) -> int:
 
 
 def _environment(root: Path, landing: Path, patch: pytest.MonkeyPatch) -> Path:
-    home = root / "dagster_home"
-    home.mkdir(parents=True)
-    shutil.copy(REPO / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    root.mkdir(parents=True)
     shutil.copy(landing / "crm.sqlite", root / "crm.sqlite")
-    values = {
-        "CDP_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "CDP_CRM_URL": f"sqlite:///{root / 'crm.sqlite'}",
-        "CDP_LANDING_DIR": str(landing),
-        "CDP_AS_OF_DATE": AS_OF.isoformat(),
-        "DAGSTER_HOME": str(home),
-    }
+    values = pipeline_environment(root, landing, root / "crm.sqlite", AS_OF)
     for key, value in values.items():
         patch.setenv(key, value)
     patch.delenv("CDP_HUBSPOT_TOKEN", raising=False)

@@ -21,6 +21,7 @@ import duckdb
 import pytest
 
 from orchestration import run_guard
+from tests.e2e._environment import pipeline_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -125,18 +126,11 @@ def make_env(sample, tmp_path):
         root = tmp_path / name
         landing = root / "landing"
         shutil.copytree(sample, landing)
-        home = root / "dagster_home"
-        home.mkdir()
-        shutil.copy(REPO / "orchestration" / "dagster.yaml", home / "dagster.yaml")
         # Settings of the developer's shell (a .env exported by make) must not reach these runs.
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("CDP_")}
         return {
             **inherited,
-            "CDP_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-            "CDP_CRM_URL": f"sqlite:///{landing / 'crm.sqlite'}",
-            "CDP_LANDING_DIR": str(landing),
-            "CDP_AS_OF_DATE": AS_OF,
-            "DAGSTER_HOME": str(home),
+            **pipeline_environment(root, landing, landing / "crm.sqlite", AS_OF),
             "DAGSTER_DG_UPDATE_CHECK_ENABLED": "0",
         }
 
