@@ -75,31 +75,6 @@ def code_version() -> str:
     return warehouse.fingerprint(metadata.version("great_expectations"), *sources)
 
 
-def table_state(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list | None:
-    """Fingerprint a table's content and its columns' names and types.
-
-    The content fingerprint alone does not change when a column is renamed or retyped with equal
-    values, and the column-set and type expectations depend on exactly that.
-
-    Args:
-        con: Open warehouse connection.
-        schema: Schema name.
-        table: Table name.
-
-    Returns:
-        ``[content fingerprint, [[column, type], ...]]``, or None when the table does not exist.
-    """
-    content = warehouse.table_fingerprint(con, schema, table)
-    if content is None:
-        return None
-    columns = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-        [schema, table],
-    ).fetchall()
-    return [content, [list(column) for column in columns]]
-
-
 def reference_state(con: duckdb.DuckDBPyConnection, ref: Reference) -> list | None:
     """Fingerprint what a reference check reads of the referenced table: its key column.
 
@@ -111,8 +86,9 @@ def reference_state(con: duckdb.DuckDBPyConnection, ref: Reference) -> list | No
         ref: The reference.
 
     Returns:
-        ``[key column fingerprint, its type]``; the whole ``table_state`` when the key column is
-        missing (the check then reports an error); None when the table does not exist.
+        ``[key column fingerprint, its type]``; the whole table's ``warehouse.table_fingerprint``
+        (content, column names and types) when the key column is missing (the check then reports
+        an error); None when the table does not exist.
     """
     schema, table = ref.table
     types = dict(
@@ -123,7 +99,7 @@ def reference_state(con: duckdb.DuckDBPyConnection, ref: Reference) -> list | No
         ).fetchall()
     )
     if ref.target_column not in types:
-        return table_state(con, schema, table)
+        return warehouse.table_fingerprint(con, schema, table)
     return [warehouse.columns_fingerprint(con, schema, table, [ref.target_column]), types[ref.target_column]]
 
 
@@ -369,7 +345,7 @@ def check_table(
     schema, table = spec.table
     step = step_name(spec.name)
     inputs = [
-        table_state(con, schema, table),
+        warehouse.table_fingerprint(con, schema, table),
         [reference_state(con, ref) for ref in spec.references],
         validation_inputs(spec, as_of, max_volume_change),
         code_version(),

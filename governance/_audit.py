@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from connectors import warehouse
+
 SCHEMA = "governance"
 TABLE = "audit_log"
 FORMAT = "cdp-audit-v1"
@@ -125,14 +127,6 @@ def _head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
     return (rows[0][0], rows[0][1]) if rows else (0, GENESIS_HASH)
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    rows = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [SCHEMA, TABLE],
-    ).fetchall()
-    return bool(rows[0][0])
-
-
 def append(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -213,7 +207,7 @@ def records(con: duckdb.DuckDBPyConnection, *, limit: int = 20, action: str | No
     Returns:
         The records as dicts of the table's columns; empty when the log does not exist yet.
     """
-    if not _table_exists(con):
+    if not warehouse.table_exists(con, SCHEMA, TABLE):
         return []
     where, params = ("WHERE action = ?", [action]) if action else ("", [])
     cursor = con.execute(
@@ -320,7 +314,7 @@ def verify(con: duckdb.DuckDBPyConnection, anchors: str | Path | None = None) ->
     def broken(seq: int, problem: str, detail: str) -> Verification:
         return Verification(count, expected_seq - 1, prev_hash, len(anchor_list), seq, problem, detail)
 
-    if _table_exists(con):
+    if warehouse.table_exists(con, SCHEMA, TABLE):
         # Streamed in batches: the log grows without bound and only one record is needed at a time.
         cursor = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM {_NAME} ORDER BY seq")
         while batch := cursor.fetchmany(_BATCH):

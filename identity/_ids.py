@@ -86,12 +86,13 @@ def assign_customer_ids(
         if cluster_key not in assigned and customer_id not in taken:
             assigned[cluster_key] = customer_id
             taken.add(customer_id)
+    make = mint or (lambda _key, _attempt: new_customer_id())
     for cluster_key in sorted(set(current["cluster_key"]) - set(assigned)):
         attempt = 0
-        customer_id = mint(cluster_key, attempt) if mint else new_customer_id()
+        customer_id = make(cluster_key, attempt)
         while customer_id in taken:
             attempt += 1
-            customer_id = mint(cluster_key, attempt) if mint else new_customer_id()
+            customer_id = make(cluster_key, attempt)
         assigned[cluster_key] = customer_id
         taken.add(customer_id)
     current["customer_id"] = current["cluster_key"].map(assigned).astype("string")
