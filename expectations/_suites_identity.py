@@ -133,15 +133,7 @@ IDENTITY_SUITES: tuple[SuiteSpec, ...] = (
             *not_null("customer_id", "rule"),
             one_of(
                 "rule",
-                [
-                    "same_email",
-                    "same_phone",
-                    "same_crm_contact_id",
-                    "steward_must_link",
-                    "unique_name",
-                    "model",
-                    "alone",
-                ],
+                ["same_email", "same_phone", "same_crm_contact_id", "steward_must_link", "model", "alone"],
             ),
             between("match_probability", 0, 1),
         ),

@@ -2,9 +2,8 @@
 
 Matching is hybrid. Deterministic rules (the same normalised email, the same personal phone number,
 the same CRM contact id) link records outright; Splink scores every other candidate pair from the
-comparisons below; a record holding only a name joins the one customer holding that name
-(``NAME_ONLY_PAIRS``). The trained parameters live in ``identity/models/person_model.json``, under
-version control, so match behaviour changes only through a reviewed diff.
+comparisons below. The trained parameters live in ``identity/models/person_model.json``, under version control, so match behaviour changes only
+through a reviewed diff.
 """
 
 import json
@@ -18,7 +17,6 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from identity._normalise import normalise_records
-from identity._steward import UNIQUE_NAME_RULE
 
 DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "person_model.json"
 _REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.IGNORECASE)
@@ -30,19 +28,6 @@ DETERMINISTIC_RULES = {
     # A lead form or event that carries the CRM contact id it came from is that contact.
     "same_crm_contact_id": "l.crm_contact_id = r.crm_contact_id",
 }
-# A record that names a person and holds no email and no company (a help-desk ticket with a
-# requester name only, a hotline lead with a number no other record has) scores too low to link
-# on its name alone. It is paired with every record of that name (either order) that does hold an
-# email or a company and no other phone; clustering attaches it only when all of those records
-# are one customer (``cluster_with_overrides``). ``n`` is the name-only record, ``a`` the other.
-NAME_ONLY_PAIRS = """
-    n.email_norm IS NULL AND n.company_norm IS NULL
-    AND (a.email_norm IS NOT NULL OR a.company_norm IS NOT NULL)
-    AND n.first_name_canonical IS NOT NULL AND n.last_name_norm IS NOT NULL
-    AND ((a.first_name_canonical = n.first_name_canonical AND a.last_name_norm = n.last_name_norm)
-         OR (a.first_name_canonical = n.last_name_norm AND a.last_name_norm = n.first_name_canonical))
-    AND (a.phone_tail IS NULL OR n.phone_tail IS NULL OR a.phone_tail = n.phone_tail)
-"""
 
 # Splink logs every EM iteration and SQL step at INFO.
 logging.getLogger("splink").setLevel(logging.WARNING)
@@ -156,9 +141,7 @@ def score_pairs(
         One row per link: ``record_id_l, record_id_r, match_probability, match_weight, rule,
         evidence``, where rule names the deterministic rule that linked the pair, or is ``model``, and
         evidence lists the model's comparison levels with their match weights (null when the model
-        did not score the pair). A ``unique_name`` row (``NAME_ONLY_PAIRS``) is a candidate
-        attachment with the name-only record as ``record_id_r``; it may repeat a pair the model
-        scored.
+        did not score the pair).
     """
     linker = _linker(con, records, model)
     comparisons = [c["output_column_name"] for c in model["comparisons"]]
@@ -190,13 +173,6 @@ def score_pairs(
                    {", ".join(f"s.gamma_{c}, s.w_{c}" for c in comparisons)}
             FROM scored s FULL OUTER JOIN deterministic d
               ON s.record_id_l = d.record_id_l AND s.record_id_r = d.record_id_r
-            UNION ALL
-            SELECT a.record_id, n.record_id, 1.0, NULL, '{UNIQUE_NAME_RULE}',
-                   {", ".join("NULL, NULL" for _ in comparisons)}
-            FROM _person_records n JOIN _person_records a ON {NAME_ONLY_PAIRS}
-            ANTI JOIN deterministic d
-              ON least(a.record_id, n.record_id) = d.record_id_l
-             AND greatest(a.record_id, n.record_id) = d.record_id_r
             ORDER BY 1, 2
             """
         ).df()

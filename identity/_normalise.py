@@ -13,7 +13,6 @@ from itertools import combinations
 import pandas as pd
 import phonenumbers
 import yaml
-from rapidfuzz.distance import DamerauLevenshtein
 from unidecode import unidecode
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -290,20 +289,11 @@ def personal_phone_key(out: pd.DataFrame) -> pd.Series:
 def _same_person_names(a: str, b: str) -> bool:
     """Whether two names could be one person's: each word of the shorter starts or is started by one of the longer.
 
-    Covers a surname given alone, a truncated first name, swapped name order and one typing slip in
-    a word of four letters or more; two different first names (a switchboard's callers) do not agree.
+    Covers a surname given alone, a truncated first name and swapped name order; two different first
+    names (a switchboard's callers) do not agree.
     """
     short, long = sorted((a.split(), b.split()), key=len)
     return all(
-        any(
-            x.startswith(y) or y.startswith(x) or _one_slip(x, y)
-            for y in long
-            if min(len(x), len(y)) >= 3 or x == y
-        )
+        any(x.startswith(y) or y.startswith(x) for y in long if min(len(x), len(y)) >= 3 or x == y)
         for x in short
     )
-
-
-def _one_slip(x: str, y: str) -> bool:
-    """Whether two words of four letters or more differ by one letter changed, dropped, added or swapped."""
-    return min(len(x), len(y)) >= 4 and DamerauLevenshtein.distance(x, y, score_cutoff=1) <= 1

@@ -63,27 +63,10 @@ def fingerprints(records: pd.DataFrame) -> pd.Series:
     )
 
 
-# What decides the links besides the model and the settings: a change to this code (a new rule, a
-# guard, a normalisation) makes the next run a full reconcile, or existing warehouses keep old links.
-_RESOLUTION_CODE = tuple(
-    Path(__file__).with_name(name)
-    for name in (
-        "_model.py",
-        "_normalise.py",
-        "_steward.py",
-        "_incremental.py",
-        "_ids.py",
-        "_overrides.py",
-        "guards.yaml",
-        "nicknames.yaml",
-    )
-)
-
-
 def config_signature(
     model_path: str | Path, overrides_path: str | Path | None, threshold: float, max_cluster_size: int | None
 ) -> str:
-    """Digest of everything besides the records that decides the links, the resolution code included.
+    """Digest of everything besides the records that decides the links.
 
     Args:
         model_path: The saved model.
@@ -98,8 +81,6 @@ def config_signature(
     if overrides_path is not None and Path(overrides_path).exists():
         digest.update(Path(overrides_path).read_bytes())
     digest.update(f"|{threshold!r}|{max_cluster_size!r}".encode())
-    for code in _RESOLUTION_CODE:
-        digest.update(code.read_bytes())
     return digest.hexdigest()
 
 

@@ -1,9 +1,9 @@
 """Clustering that honours steward decisions, and the history of customer ids across runs.
 
 Links are accepted strongest first (steward must-links, then deterministic rules, then model links
-by falling match probability, then name-only attachments). A link that would put two records a
-steward separated into one customer, or two values a customer can hold only one of (guards), is
-refused, so the cluster breaks at its weakest link rather than at a strong one.
+by falling match probability). A link that would put two records a steward separated into one
+customer, or two values a customer can hold only one of (guards), is refused, so the cluster breaks
+at its weakest link rather than at a strong one.
 """
 
 from datetime import UTC, datetime
@@ -13,9 +13,6 @@ import pandas as pd
 from identity._overrides import Override
 
 STEWARD_RULE = "steward_must_link"
-# Links from a name-only record (``record_id_r``) to the records holding its name; see
-# ``cluster_with_overrides``.
-UNIQUE_NAME_RULE = "unique_name"
 # A customer is one person: dozens of records is plausible (one per event source and form), more
 # than this through model links alone is a chain of look-alikes.
 DEFAULT_MAX_CLUSTER_SIZE = 50
@@ -45,9 +42,7 @@ def cluster_with_overrides(
 
     Returns:
         The cluster key (a member record id) of each record, indexed by record id, and the accepted
-        links, including one ``steward_must_link`` row per must-linked pair. ``unique_name`` links
-        (name-only record as ``record_id_r``) come last: such a record, still alone, joins the one
-        customer all its links lead to, and stays apart when they lead to two.
+        links, including one ``steward_must_link`` row per must-linked pair.
     """
     present = set(record_ids.astype(str))
     parent = {r: r for r in present}
@@ -109,8 +104,6 @@ def cluster_with_overrides(
             steward_rows.append(
                 (min(members[0], other), max(members[0], other), 1.0, None, STEWARD_RULE, None)
             )
-    by_name = links["rule"] == UNIQUE_NAME_RULE
-    name_links, links = links[by_name], links[~by_name]
     ordered = links.assign(_deterministic=links["rule"] != "model").sort_values(
         ["_deterministic", "match_probability", "record_id_l", "record_id_r"],
         ascending=[False, False, True, True],
@@ -126,20 +119,6 @@ def cluster_with_overrides(
         )
     ]
     accepted = ordered.loc[keep].drop(columns="_deterministic")
-    # A name-only record joins the customer that holds its name only when every record holding
-    # that name is in that one customer and nothing else joined the record: a namesake elsewhere,
-    # or a number the record shares with others, leaves it apart.
-    attached = []
-    for record, group in name_links.groupby(name_links["record_id_r"].astype(str), sort=True):
-        anchors = sorted(group["record_id_l"].astype(str))
-        roots = {find(a) for a in anchors}
-        if (
-            len(roots) == 1
-            and size[find(record)] == 1
-            and union(anchors[0], record, False, max_cluster_size is not None)
-        ):
-            attached.append(group[group["record_id_l"].astype(str) == anchors[0]].head(1))
-    accepted = pd.concat([accepted, *attached]) if attached else accepted
     steward = pd.DataFrame(steward_rows, columns=accepted.columns).astype(accepted.dtypes.to_dict())
     accepted = pd.concat([accepted, steward], ignore_index=True) if steward_rows else accepted
     accepted = accepted.sort_values(["record_id_l", "record_id_r"]).reset_index(drop=True)

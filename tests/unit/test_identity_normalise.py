@@ -101,19 +101,3 @@ def test_normalise_records_fills_names_from_full_name_and_maps_nicknames():
     assert out.loc["crm_contacts:2", "company_norm"] == "acme"
     assert out.loc["crm_contacts:2", "phone_tail"] == "02530000"
     assert out.loc["crm_contacts:2", "crm_contact_id"] == 2
-
-
-def test_a_number_stays_personal_when_one_record_misspells_the_name_but_not_when_a_colleague_calls():
-    records = pd.DataFrame(
-        {
-            "record_id": ["crm_contacts:1", "lead_forms:2", "crm_contacts:3", "lead_forms:4"],
-            "source": ["crm_contacts", "lead_forms", "crm_contacts", "lead_forms"],
-            "first_name": ["Anna", "Anna", "Anna", "Peter"],
-            "last_name": ["Cantero", "Cnatero", "Berg", "Berg"],
-            "phone": ["315 472 2989", "+1 315 472 2989", "212 555 0199", "212 555 0199"],
-            "country": ["US", "US", "US", "US"],
-        }
-    )
-    keys = normalise_records(records).set_index("record_id")["phone_key"]
-    assert keys["crm_contacts:1"] == keys["lead_forms:2"] == "54722989"
-    assert keys[["crm_contacts:3", "lead_forms:4"]].isna().all()

@@ -80,19 +80,6 @@ def test_the_configuration_digest_changes_with_the_model_the_decisions_and_the_l
     assert identity.config_signature(model, decisions, 0.95, 50) != base
 
 
-def test_the_configuration_digest_changes_with_the_resolution_code(tmp_path, monkeypatch):
-    from identity import _runs
-
-    model = tmp_path / "model.json"
-    model.write_text('{"m": 1}', encoding="utf-8")
-    rule = tmp_path / "_steward.py"
-    rule.write_text("RULES = ['same_email']\n", encoding="utf-8")
-    monkeypatch.setattr(_runs, "_RESOLUTION_CODE", (rule,))
-    base = identity.config_signature(model, None, 0.95, 50)
-    rule.write_text("RULES = ['same_email', 'unique_name']\n", encoding="utf-8")
-    assert identity.config_signature(model, None, 0.95, 50) != base, "new matching code: a full reconcile"
-
-
 def test_an_unknown_mode_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="auto, full"):
         _plan(RECORDS, RECORDS, requested="incremental")
